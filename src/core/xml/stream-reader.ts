@@ -1,0 +1,177 @@
+/**
+ * The XML stream reader: bytes in, XMPP-level events out.
+ *
+ * bytes ─▶ streaming UTF-8 decoder ─▶ RestrictedScanner (rules, budget) ─▶ ltx ─▶ element builder
+ *
+ * The decoder keeps a multibyte character split across reads intact, the
+ * scanner refuses anything RFC 6120 §11 forbids before ltx sees it, and an
+ * exception from ltx becomes `not-well-formed` for this reader only. After
+ * the first failure the reader is inert: it returns nothing more.
+ */
+import { Element } from 'ltx'
+import SaxLtx from 'ltx/src/parsers/ltx.js'
+import type { StreamFailure } from '../conditions.js'
+import { streamFailure } from '../conditions.js'
+import { RestrictedScanner, DEFAULT_XML_LIMITS } from './restricted-scanner.js'
+import type { ScanMode, XmlLimits } from './restricted-scanner.js'
+
+export type ReaderEvent =
+  /** stream mode: the root start tag, as an element without children. */
+  | { readonly type: 'stream-start'; readonly element: Element }
+  /** stream mode: one complete child of the root; document mode: the root itself. */
+  | { readonly type: 'element'; readonly element: Element }
+  /** stream mode: the root end tag. */
+  | { readonly type: 'stream-end' }
+  | { readonly type: 'error'; readonly failure: StreamFailure }
+
+export class XmlStreamReader {
+  #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+  #scanner: RestrictedScanner
+  #sax: SaxLtx
+  #events: ReaderEvent[] = []
+  #root: Element | undefined
+  #cursor: Element | undefined
+  #failed = false
+
+  constructor(
+    private readonly mode: ScanMode,
+    private readonly limits: XmlLimits = DEFAULT_XML_LIMITS,
+  ) {
+    this.#scanner = new RestrictedScanner(mode, limits)
+    this.#sax = this.#newSax()
+  }
+
+  /** True after an error event: the reader accepts nothing more. */
+  get failed(): boolean {
+    return this.#failed
+  }
+
+  /** Feed bytes (or already-decoded text) and collect the events they complete. */
+  write(chunk: Uint8Array | string): ReaderEvent[] {
+    if (this.#failed) return []
+    let text: string
+    if (typeof chunk === 'string') {
+      text = chunk
+    } else {
+      try {
+        text = this.#decoder.decode(chunk, { stream: true })
+      } catch {
+        return this.#failWith(streamFailure('not-well-formed', 'invalid UTF-8'))
+      }
+    }
+    return this.#feed(text)
+  }
+
+  /**
+   * Document mode: the input is over. Yields an error unless exactly one
+   * complete root element was read.
+   */
+  end(): ReaderEvent[] {
+    if (this.#failed) return []
+    let rest = ''
+    try {
+      rest = this.#decoder.decode()
+    } catch {
+      return this.#failWith(streamFailure('not-well-formed', 'truncated UTF-8 sequence'))
+    }
+    const events = rest ? this.#feed(rest) : []
+    if (this.#failed) return events
+    if (this.mode === 'document' && !this.#scanner.complete) {
+      return [...events, ...this.#failWith(streamFailure('not-well-formed', this.#scanner.started ? 'incomplete element' : 'empty document'))]
+    }
+    return events
+  }
+
+  /**
+   * RFC 6120 §4.3.3: after STARTTLS or SASL success both sides start a new
+   * stream on the same connection, so parsing starts over from nothing.
+   */
+  reset(): void {
+    this.#decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+    this.#scanner = new RestrictedScanner(this.mode, this.limits)
+    this.#sax.removeAllListeners()
+    this.#sax = this.#newSax()
+    this.#root = undefined
+    this.#cursor = undefined
+    this.#failed = false
+  }
+
+  #feed(text: string): ReaderEvent[] {
+    const scan = this.#scanner.scan(text)
+    const accepted = scan.output
+    this.#events = []
+    if (accepted.length > 0) {
+      try {
+        this.#sax.write(accepted)
+      } catch {
+        // ltx throws on entities it cannot expand; the scanner should have
+        // caught those first, but the process must never depend on it.
+        this.#events.push(...this.#failWith(streamFailure('not-well-formed', 'unparsable XML')))
+      }
+    }
+    if (scan.failure && !this.#failed) this.#events.push(...this.#failWith(scan.failure))
+    const events = this.#events
+    this.#events = []
+    return events
+  }
+
+  #failWith(failure: StreamFailure): ReaderEvent[] {
+    this.#failed = true
+    return [{ type: 'error', failure }]
+  }
+
+  #newSax(): SaxLtx {
+    const sax = new SaxLtx()
+    sax.on('startElement', (name: string, attrs: Record<string, string>) => this.#onStart(name, attrs))
+    sax.on('endElement', () => this.#onEnd())
+    sax.on('text', (text: string) => this.#onText(text))
+    return sax
+  }
+
+  #onStart(name: string, attrs: Record<string, string>): void {
+    if (this.#failed) return
+    const element = new Element(name, attrs)
+    if (!this.#root) {
+      this.#root = element
+      this.#cursor = element
+      if (this.mode === 'stream') this.#events.push({ type: 'stream-start', element })
+      return
+    }
+    // Stream children are not attached to the root: each stanza stands alone.
+    if (this.mode === 'stream' && this.#cursor === this.#root) {
+      this.#cursor = element
+      return
+    }
+    this.#cursor?.cnode(element)
+    this.#cursor = element
+  }
+
+  #onEnd(): void {
+    if (this.#failed) return
+    const element = this.#cursor
+    if (!element) return
+    if (element === this.#root) {
+      this.#cursor = undefined
+      this.#events.push(this.mode === 'stream' ? { type: 'stream-end' } : { type: 'element', element })
+      return
+    }
+    if (element.parent) {
+      this.#cursor = element.parent
+      return
+    }
+    // A complete child of the stream root.
+    this.#cursor = this.#root
+    this.#events.push({ type: 'element', element })
+  }
+
+  #onText(text: string): void {
+    if (this.#failed) return
+    const cursor = this.#cursor
+    // Whitespace between stanzas (keepalives) carries no meaning.
+    if (!cursor || (this.mode === 'stream' && cursor === this.#root)) return
+    cursor.t(text)
+  }
+}
+
+export { DEFAULT_XML_LIMITS }
+export type { XmlLimits, ScanMode }
