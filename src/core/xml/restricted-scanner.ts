@@ -493,6 +493,8 @@ export class RestrictedScanner {
     this.#rootSeen = true
     this.#sawSpace = false
     this.#state = State.text
+    // The stream header is its own unit; the first stanza starts afresh.
+    if (this.mode === 'stream' && this.#depth === 1) this.#unitBytes = 0
     return undefined
   }
 

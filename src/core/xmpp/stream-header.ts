@@ -1,0 +1,60 @@
+/**
+ * The RFC 6120 §4.7 stream header Causeway sends upstream on behalf of a
+ * client, and the attributes it keeps from the upstream's answer.
+ */
+import { escapeXML } from 'ltx'
+import type { Element } from 'ltx'
+import { NS } from '../conditions.js'
+
+export interface StreamOpenRequest {
+  /** The XMPP domain the client asked for (already routed and normalised). */
+  readonly to: string
+  readonly lang?: string
+  readonly from?: string
+}
+
+/** The upstream's stream attributes that both transports hand to the client. */
+export interface StreamInfo {
+  readonly from?: string
+  readonly id?: string
+  readonly version?: string
+  readonly lang?: string
+}
+
+export function streamHeader(open: StreamOpenRequest): string {
+  let header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' to='${escapeXML(open.to)}' version='1.0'`
+  if (open.lang) header += ` xml:lang='${escapeXML(open.lang)}'`
+  if (open.from) header += ` from='${escapeXML(open.from)}'`
+  return header + '>'
+}
+
+export const STREAM_CLOSE = '</stream:stream>'
+
+export function streamInfo(header: Element): StreamInfo {
+  const info: { -readonly [K in keyof StreamInfo]: StreamInfo[K] } = {}
+  const { from, id, version } = header.attrs
+  const lang = header.attrs['xml:lang']
+  if (from !== undefined) info.from = from
+  if (id !== undefined) info.id = id
+  if (version !== undefined) info.version = version
+  if (lang !== undefined) info.lang = lang
+  return info
+}
+
+/** RFC 6120 §4.7.5: the root must be `stream` in the streams namespace, prefix `stream`, default ns jabber:client. */
+export function checkStreamHeader(header: Element): 'ok' | 'invalid-namespace' | 'bad-namespace-prefix' | 'unsupported-version' {
+  if (header.getName() !== 'stream' || header.getNS() !== NS.stream) {
+    return header.name.includes(':') && header.getName() === 'stream' && header.getNS() === undefined ? 'bad-namespace-prefix' : 'invalid-namespace'
+  }
+  if (header.attrs.xmlns !== NS.client) return 'invalid-namespace'
+  const version = header.attrs.version
+  if (version === undefined || !/^1\.\d+$/.test(version)) return 'unsupported-version'
+  return 'ok'
+}
+
+/** A `<stream:error>` element for a condition, namespaced for standalone use. */
+export function streamErrorXml(condition: string, text?: string): string {
+  let xml = `<stream:error xmlns:stream='${NS.stream}'><${condition} xmlns='${NS.streams}'/>`
+  if (text) xml += `<text xmlns='${NS.streams}'>${escapeXML(text)}</text>`
+  return xml + '</stream:error>'
+}
