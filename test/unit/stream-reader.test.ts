@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { XmlStreamReader } from '../../src/core/xml/stream-reader.js'
 import type { ReaderEvent, XmlLimits } from '../../src/core/xml/stream-reader.js'
 import { DEFAULT_XML_LIMITS } from '../../src/core/xml/restricted-scanner.js'
@@ -39,14 +40,10 @@ function byteByByte(input: string, mode: 'stream' | 'document' = 'stream', limit
 }
 
 /** Both feeding strategies must agree; returns the common result. */
-function read(t: Tap.Test, input: string, mode: 'stream' | 'document' = 'stream', limits?: XmlLimits): string[] {
+function read(t: Test, input: string, mode: 'stream' | 'document' = 'stream', limits?: XmlLimits): string[] {
   const a = whole(input, mode, limits)
   t.same(byteByByte(input, mode, limits), a, 'byte-by-byte feeding gives the same events as whole input')
   return a
-}
-type Tap = typeof t
-declare namespace Tap {
-  type Test = typeof t
 }
 
 t.test('a stream header, features, stanzas and the end tag, in order', (t) => {

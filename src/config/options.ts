@@ -1,0 +1,604 @@
+/**
+ * Every configuration option in one table: type, default (unit in the key:
+ * `…Ms` milliseconds, `…Bytes` bytes, `…Seconds` seconds), bounds, and one
+ * line on what it does or protects. The loader, `--help` and
+ * docs/configuration.md are all derived from this table.
+ */
+import { isIP } from 'node:net'
+import { checkDomain, parseUpstream, RoutingError } from '../upstream/routing.js'
+import type { RoutingTable } from '../upstream/routing.js'
+import { normaliseOrigin } from './origin.js'
+
+/** pino's levels, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** The option values as every source gives them, before `upstream` is parsed into a table. */
+export interface ConfigValues {
+  readonly host: string
+  readonly port: number
+  readonly websocketPath: string
+  readonly boshPath: string
+  /** `DOMAIN=URL` rules, see src/upstream/routing.ts. */
+  readonly upstream: readonly string[]
+  readonly upstreamCaFile: string | undefined
+  readonly upstreamConnectTimeoutMs: number
+  /** Normalised origins (`https://example.org`), or `['*']`; empty = any origin. */
+  readonly allowedOrigin: readonly string[]
+  readonly maxStanzaBytes: number
+  readonly maxXmlDepth: number
+  readonly maxXmlAttributes: number
+  readonly maxAttributeValueBytes: number
+  readonly wsPingIntervalMs: number
+  readonly wsCloseTimeoutMs: number
+  readonly writeBufferHighWaterBytes: number
+  readonly drainTimeoutMs: number
+  readonly shutdownTimeoutMs: number
+  readonly logLevel: LogLevel
+  readonly boshMaxWaitMs: number
+  readonly boshMaxHold: number
+  readonly boshMaxRequests: number
+  readonly boshInactivityMs: number
+  readonly boshMaxPauseMs: number
+  readonly boshPollingMs: number
+  readonly boshCoalesceMs: number
+  readonly boshMaxBodyBytes: number
+  readonly maxSessions: number
+  readonly maxSessionsPerIp: number
+  readonly preAuthTimeoutMs: number
+  readonly corsMaxAgeSeconds: number
+  readonly corsAllowCredentials: boolean
+  /** '' or `[a-z0-9-]{1,16}`. */
+  readonly nodeId: string
+}
+
+export type OptionKey = keyof ConfigValues
+
+/** The validated configuration: immutable, with `upstream` already a routing table. */
+export interface Config extends Omit<ConfigValues, 'upstream'> {
+  readonly upstream: RoutingTable
+}
+
+export const OPTION_GROUPS = [
+  'Listener',
+  'Upstream',
+  'Browsers (CORS and origins)',
+  'XML limits',
+  'WebSocket',
+  'Flow control and shutdown',
+  'BOSH',
+  'Sessions',
+  'Logging',
+] as const
+export type OptionGroup = (typeof OPTION_GROUPS)[number]
+
+export type IntegerUnit = 'ms' | 'bytes' | 'seconds' | 'count'
+
+interface OptionCommon {
+  readonly group: OptionGroup
+  /** One line: what the option does, or what its bound protects. */
+  readonly description: string
+}
+
+/** A string check: the normalised value, or why it is not acceptable. */
+export type Check = (value: string) => { readonly value: string } | { readonly problem: string }
+
+export interface IntegerOption extends OptionCommon {
+  readonly kind: 'integer'
+  readonly default: number
+  readonly min: number
+  readonly max: number
+  readonly unit: IntegerUnit
+}
+
+export interface BooleanOption extends OptionCommon {
+  readonly kind: 'boolean'
+  readonly default: boolean
+}
+
+export interface StringOption extends OptionCommon {
+  readonly kind: 'string'
+  readonly default: string
+  /** For help text: `<path>`. */
+  readonly placeholder: string
+  /** The rule in words, for the docs table. */
+  readonly allowed: string
+  readonly check: Check
+}
+
+export interface OptionalStringOption extends OptionCommon {
+  readonly kind: 'optional-string'
+  readonly default: undefined
+  readonly placeholder: string
+  readonly allowed: string
+  readonly check: Check
+}
+
+export interface EnumOption<T extends string = string> extends OptionCommon {
+  readonly kind: 'enum'
+  readonly default: T
+  readonly values: readonly T[]
+}
+
+/** Repeatable: several flags, a comma-separated env var, or a JSON array. A higher source replaces a lower one's list. */
+export interface ListOption extends OptionCommon {
+  readonly kind: 'list'
+  readonly default: readonly string[]
+  readonly placeholder: string
+  readonly allowed: string
+  /** Fewest items accepted from any source. */
+  readonly minItems: number
+  readonly check: Check
+}
+
+export type AnyOption = IntegerOption | BooleanOption | StringOption | OptionalStringOption | EnumOption | ListOption
+
+/** The spec kind each value type needs, so the table below cannot disagree with `ConfigValues`. */
+type OptionFor<T> = [T] extends [number]
+  ? IntegerOption
+  : [T] extends [boolean]
+    ? BooleanOption
+    : [T] extends [readonly string[]]
+      ? ListOption
+      : [undefined] extends [T]
+        ? OptionalStringOption
+        : [T] extends [string]
+          ? string extends T
+            ? StringOption
+            : EnumOption<T>
+          : never
+
+export type OptionTable = { readonly [K in OptionKey]: OptionFor<ConfigValues[K]> }
+
+const ok = (value: string) => ({ value })
+const problem = (text: string) => ({ problem: text })
+
+const checkListenHost: Check = (value) => {
+  if (isIP(value) !== 0) return ok(value)
+  if (value.startsWith('[')) return problem('must be an IP address or hostname (write IPv6 without brackets, e.g. ::1)')
+  const check = checkDomain(value)
+  if (/^[\x21-\x7e]+$/.test(value) && check.ok) return ok(check.domain)
+  return problem('must be an IP address or hostname')
+}
+
+const checkPath: Check = (value) =>
+  /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]{0,255}$/.test(value)
+    ? ok(value)
+    : problem('must be a URL path starting with "/" (at most 256 characters, no spaces, query or fragment)')
+
+const checkUpstream: Check = (value) => {
+  try {
+    parseUpstream(value)
+    return ok(value.trim())
+  } catch (err) {
+    if (err instanceof RoutingError) return problem(err.message)
+    throw err
+  }
+}
+
+const checkOrigin: Check = (value) => {
+  if (value === '*') return ok(value)
+  const origin = normaliseOrigin(value)
+  return origin === undefined
+    ? problem('must be an origin scheme://host[:port] (no path, not even "/") or "*"')
+    : ok(origin)
+}
+
+const checkCaFile: Check = (value) => (value !== '' && !value.includes('\0') ? ok(value) : problem('must be a file path'))
+
+const checkNodeId: Check = (value) =>
+  /^(?:[a-z0-9-]{1,16})?$/.test(value) ? ok(value) : problem('must be empty or 1 to 16 characters from [a-z0-9-]')
+
+const KIB = 1024
+const MIB = 1024 * KIB
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+
+export const OPTIONS: OptionTable = {
+  host: {
+    group: 'Listener',
+    kind: 'string',
+    default: '127.0.0.1',
+    placeholder: '<address>',
+    allowed: 'IP address or hostname',
+    check: checkListenHost,
+    description: 'Address the HTTP listener binds to; keep it on loopback behind a TLS-terminating proxy.',
+  },
+  port: {
+    group: 'Listener',
+    kind: 'integer',
+    default: 5280,
+    min: 0,
+    max: 65535,
+    unit: 'count',
+    description: 'TCP port of the HTTP listener; 0 lets the OS pick one.',
+  },
+  websocketPath: {
+    group: 'Listener',
+    kind: 'string',
+    default: '/xmpp-websocket',
+    placeholder: '<path>',
+    allowed: 'path starting with "/"',
+    check: checkPath,
+    description: 'HTTP path of the RFC 7395 WebSocket endpoint.',
+  },
+  boshPath: {
+    group: 'Listener',
+    kind: 'string',
+    default: '/http-bind',
+    placeholder: '<path>',
+    allowed: 'path starting with "/"',
+    check: checkPath,
+    description: 'HTTP path of the XEP-0124/XEP-0206 BOSH endpoint.',
+  },
+  upstream: {
+    group: 'Upstream',
+    kind: 'list',
+    default: ['*=tcp://127.0.0.1:5222'],
+    placeholder: '<DOMAIN=URL>',
+    allowed: 'DOMAIN=URL rules, see below',
+    minItems: 1,
+    check: checkUpstream,
+    description:
+      'Where each client domain is relayed; only listed domains (or the one `*` server) are reachable, so Causeway is never an open relay.',
+  },
+  upstreamCaFile: {
+    group: 'Upstream',
+    kind: 'optional-string',
+    default: undefined,
+    placeholder: '<path>',
+    allowed: 'path to a PEM file',
+    check: checkCaFile,
+    description: 'PEM CA bundle that replaces the system CAs for verifying upstream TLS certificates; unset = system CAs.',
+  },
+  upstreamConnectTimeoutMs: {
+    group: 'Upstream',
+    kind: 'integer',
+    default: 10 * SECOND,
+    min: 100,
+    max: 5 * MINUTE,
+    unit: 'ms',
+    description: 'Time allowed to reach the upstream server (DNS, TCP, TLS) before the session fails with remote-connection-failed.',
+  },
+  allowedOrigin: {
+    group: 'Browsers (CORS and origins)',
+    kind: 'list',
+    default: [],
+    placeholder: '<origin>',
+    allowed: 'scheme://host[:port] or *',
+    minItems: 0,
+    check: checkOrigin,
+    description:
+      'Browser Origins allowed to open sessions (empty = any); stops other web sites from using visitors’ browsers to reach your server.',
+  },
+  corsMaxAgeSeconds: {
+    group: 'Browsers (CORS and origins)',
+    kind: 'integer',
+    default: 86400,
+    min: 0,
+    max: 86400,
+    unit: 'seconds',
+    description: 'How long browsers may cache a BOSH CORS preflight answer (Access-Control-Max-Age).',
+  },
+  corsAllowCredentials: {
+    group: 'Browsers (CORS and origins)',
+    kind: 'boolean',
+    default: false,
+    description: 'Send Access-Control-Allow-Credentials: true on BOSH responses; requires an explicit allowedOrigin list.',
+  },
+  maxStanzaBytes: {
+    group: 'XML limits',
+    kind: 'integer',
+    default: 256 * KIB,
+    min: 10000,
+    max: 16 * MIB,
+    unit: 'bytes',
+    description: 'Largest stanza (top-level element) accepted on any stream; bounds parser memory per stream (RFC 6120 §13.12 asks for at least 10000).',
+  },
+  maxXmlDepth: {
+    group: 'XML limits',
+    kind: 'integer',
+    default: 64,
+    min: 4,
+    max: 1024,
+    unit: 'count',
+    description: 'Deepest element nesting accepted, the stream root counting as 1; bounds parser work and memory.',
+  },
+  maxXmlAttributes: {
+    group: 'XML limits',
+    kind: 'integer',
+    default: 64,
+    min: 16,
+    max: 1024,
+    unit: 'count',
+    description: 'Most attributes accepted on one element; bounds per-element memory and lookup work.',
+  },
+  maxAttributeValueBytes: {
+    group: 'XML limits',
+    kind: 'integer',
+    default: 64 * KIB,
+    min: 1024,
+    max: 16 * MIB,
+    unit: 'bytes',
+    description: 'Largest attribute value accepted, as written; bounds memory held by one attribute.',
+  },
+  wsPingIntervalMs: {
+    group: 'WebSocket',
+    kind: 'integer',
+    default: 30 * SECOND,
+    min: 0,
+    max: HOUR,
+    unit: 'ms',
+    description: 'Send a WebSocket ping this often to find dead peers and keep proxies from idling the connection out; 0 disables.',
+  },
+  wsCloseTimeoutMs: {
+    group: 'WebSocket',
+    kind: 'integer',
+    default: 5 * SECOND,
+    min: 100,
+    max: MINUTE,
+    unit: 'ms',
+    description: 'After our WebSocket close frame, wait this long for the peer’s close frame before dropping the TCP connection.',
+  },
+  writeBufferHighWaterBytes: {
+    group: 'Flow control and shutdown',
+    kind: 'integer',
+    default: MIB,
+    min: 16 * KIB,
+    max: 1024 * MIB,
+    unit: 'bytes',
+    description: 'Output queued for one side above which reading from the other side pauses (backpressure); bounds memory per session.',
+  },
+  drainTimeoutMs: {
+    group: 'Flow control and shutdown',
+    kind: 'integer',
+    default: 30 * SECOND,
+    min: SECOND,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    description: 'A peer whose queued output does not drain within this time is closed; protects against readers that never read.',
+  },
+  shutdownTimeoutMs: {
+    group: 'Flow control and shutdown',
+    kind: 'integer',
+    default: 10 * SECOND,
+    min: 0,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    description: 'On shutdown, time sessions get to close with system-shutdown before the rest are dropped.',
+  },
+  boshMaxWaitMs: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: MINUTE,
+    min: SECOND,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    description: 'Cap on the client’s `wait`: longest a BOSH request is held open empty; keep below proxy idle timeouts.',
+  },
+  boshMaxHold: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 1,
+    min: 0,
+    max: 16,
+    unit: 'count',
+    description: 'Cap on the client’s `hold`: most BOSH requests kept waiting per session.',
+  },
+  boshMaxRequests: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 2,
+    min: 1,
+    max: 17,
+    unit: 'count',
+    description: 'The `requests` attribute: most simultaneous BOSH requests per session; more is overactivity (policy-violation).',
+  },
+  boshInactivityMs: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: MINUTE,
+    min: SECOND,
+    max: HOUR,
+    unit: 'ms',
+    description: 'The `inactivity` attribute: a BOSH session with no request in flight for this long is ended.',
+  },
+  boshMaxPauseMs: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 2 * MINUTE,
+    min: 0,
+    max: HOUR,
+    unit: 'ms',
+    description: 'The `maxpause` attribute: longest pause a client may request (XEP-0124 §10); 0 disables pausing.',
+  },
+  boshPollingMs: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 2 * SECOND,
+    min: 0,
+    max: MINUTE,
+    unit: 'ms',
+    description: 'The `polling` attribute: shortest interval between empty polling requests; faster polling is overactivity.',
+  },
+  boshCoalesceMs: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 5,
+    min: 0,
+    max: SECOND,
+    unit: 'ms',
+    description: 'After the first stanza for a held request, wait this long to send more stanzas in the same response.',
+  },
+  boshMaxBodyBytes: {
+    group: 'BOSH',
+    kind: 'integer',
+    default: 300000,
+    min: 10000,
+    max: 64 * MIB,
+    unit: 'bytes',
+    description: 'Largest BOSH HTTP request body accepted; larger is refused before it is parsed.',
+  },
+  maxSessions: {
+    group: 'Sessions',
+    kind: 'integer',
+    default: 10000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'count',
+    description: 'Most concurrent client sessions (BOSH and WebSocket); new ones are refused above it to protect memory and the upstream.',
+  },
+  maxSessionsPerIp: {
+    group: 'Sessions',
+    kind: 'integer',
+    default: 50,
+    min: 1,
+    max: 10_000_000,
+    unit: 'count',
+    description: 'Most concurrent sessions from one client IP address; stops one host from taking every session.',
+  },
+  preAuthTimeoutMs: {
+    group: 'Sessions',
+    kind: 'integer',
+    default: MINUTE,
+    min: SECOND,
+    max: HOUR,
+    unit: 'ms',
+    description: 'A session not authenticated within this time is closed; bounds idle unauthenticated sessions.',
+  },
+  nodeId: {
+    group: 'Sessions',
+    kind: 'string',
+    default: '',
+    placeholder: '<label>',
+    allowed: 'empty or [a-z0-9-]{1,16}',
+    check: checkNodeId,
+    description: 'Label prefixed to session ids as `NODE.` so a load balancer can send a session’s requests back to this node.',
+  },
+  logLevel: {
+    group: 'Logging',
+    kind: 'enum',
+    default: 'info',
+    values: LOG_LEVELS,
+    description: 'Least severe pino level that is logged; `silent` logs nothing.',
+  },
+}
+
+/** The option keys in table order. */
+export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[]
+
+export function optionSpec(key: OptionKey): AnyOption {
+  return OPTIONS[key]
+}
+
+/** `maxStanzaBytes` → `--max-stanza-bytes` */
+export function flagName(key: OptionKey): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+}
+
+/** `maxStanzaBytes` → `CAUSEWAY_MAX_STANZA_BYTES` */
+export function envName(key: OptionKey): string {
+  return `CAUSEWAY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+}
+
+const UNIT_WORD: Readonly<Record<IntegerUnit, string>> = {
+  ms: ' milliseconds',
+  bytes: ' bytes',
+  seconds: ' seconds',
+  count: '',
+}
+
+/** `must be an integer between 0 and 65535`, with the unit when there is one. */
+export function integerBound(spec: IntegerOption): string {
+  return `must be an integer between ${spec.min} and ${spec.max}${UNIT_WORD[spec.unit]}`
+}
+
+/** The flag and environment variable that name the config file. */
+export const CONFIG_FLAG = '--config'
+export const CONFIG_ENV = 'CAUSEWAY_CONFIG'
+
+/**
+ * Relations between options, checked after all sources are merged. `key` is
+ * the option the message blames; `rule` is the bound in words (also in the docs).
+ */
+export interface CrossCheck {
+  readonly key: OptionKey
+  readonly others: readonly OptionKey[]
+  readonly rule: string
+  readonly why: string
+  readonly holds: (v: ConfigValues) => boolean
+}
+
+export const CROSS_CHECKS: readonly CrossCheck[] = [
+  {
+    key: 'boshMaxRequests',
+    others: ['boshMaxHold'],
+    rule: 'must be greater than boshMaxHold',
+    why: 'XEP-0124 §11: with every allowed request held, the client must still be able to send one',
+    holds: (v) => v.boshMaxRequests > v.boshMaxHold,
+  },
+  {
+    key: 'maxStanzaBytes',
+    others: ['boshMaxBodyBytes'],
+    rule: 'must be at most boshMaxBodyBytes',
+    why: 'a stanza the XML limits accept must fit in one BOSH body',
+    holds: (v) => v.maxStanzaBytes <= v.boshMaxBodyBytes,
+  },
+  {
+    key: 'maxAttributeValueBytes',
+    others: ['maxStanzaBytes'],
+    rule: 'must be at most maxStanzaBytes',
+    why: 'an attribute lives inside a stanza',
+    holds: (v) => v.maxAttributeValueBytes <= v.maxStanzaBytes,
+  },
+  {
+    key: 'wsPingIntervalMs',
+    others: [],
+    rule: 'must be 0 (disabled) or at least 1000',
+    why: 'pings more often than once a second only cost bandwidth',
+    holds: (v) => v.wsPingIntervalMs === 0 || v.wsPingIntervalMs >= 1000,
+  },
+  {
+    key: 'boshMaxPauseMs',
+    others: ['boshInactivityMs'],
+    rule: 'must be 0 (disabled) or at least boshInactivityMs',
+    why: 'XEP-0124 §10: a pause exists to outlast the inactivity period',
+    holds: (v) => v.boshMaxPauseMs === 0 || v.boshMaxPauseMs >= v.boshInactivityMs,
+  },
+  {
+    key: 'boshPollingMs',
+    others: ['boshInactivityMs'],
+    rule: 'must be less than boshInactivityMs',
+    why: 'a client polling as slowly as allowed must not time out between polls',
+    holds: (v) => v.boshPollingMs < v.boshInactivityMs,
+  },
+  {
+    key: 'maxSessionsPerIp',
+    others: ['maxSessions'],
+    rule: 'must be at most maxSessions',
+    why: 'a per-address limit above the total limit means nothing',
+    holds: (v) => v.maxSessionsPerIp <= v.maxSessions,
+  },
+  {
+    key: 'boshPath',
+    others: ['websocketPath'],
+    rule: 'must differ from websocketPath',
+    why: 'each transport needs its own endpoint',
+    holds: (v) => v.boshPath !== v.websocketPath,
+  },
+  {
+    key: 'allowedOrigin',
+    others: [],
+    rule: 'must not combine "*" with other origins',
+    why: '"*" already allows every origin, so the list would be misleading',
+    holds: (v) => !v.allowedOrigin.includes('*') || v.allowedOrigin.length === 1,
+  },
+  {
+    key: 'corsAllowCredentials',
+    others: ['allowedOrigin'],
+    rule: 'requires allowedOrigin to list explicit origins (not empty, not "*")',
+    why: 'credentials for any origin would let every web site act with a visitor’s cookies',
+    holds: (v) => !v.corsAllowCredentials || (v.allowedOrigin.length > 0 && !v.allowedOrigin.includes('*')),
+  },
+]

@@ -1,0 +1,39 @@
+/**
+ * pino, with one rule the rest of the code relies on: a stanza is logged as
+ * a summary ({name, type, id, bytes}), never as XML, and SASL exchanges never
+ * even as that much content.
+ */
+import { pino } from 'pino'
+import type { Logger, DestinationStream, Level } from 'pino'
+import type { Element } from 'ltx'
+import { NS } from '../core/conditions.js'
+
+export type { Logger }
+
+export function createLogger(level: Level | 'silent', destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { name: 'causeway' },
+      // Defence in depth: if a payload ever reaches a log call, it is cut out.
+      redact: { paths: ['payload', 'xml', '*.payload', '*.xml', 'password', 'authorization', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    },
+    destination,
+  )
+}
+
+export interface StanzaSummary {
+  readonly name: string
+  readonly type?: string
+  readonly id?: string
+  readonly bytes: number
+}
+
+/** What may be logged about an element: never its text, never SASL data. */
+export function summarise(element: Element, bytes: number): StanzaSummary {
+  const summary: { name: string; type?: string; id?: string; bytes: number } = { name: element.name, bytes }
+  if (element.getNS() === NS.sasl) return summary
+  if (element.attrs.type !== undefined) summary.type = element.attrs.type
+  if (element.attrs.id !== undefined) summary.id = element.attrs.id
+  return summary
+}

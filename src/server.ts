@@ -1,0 +1,113 @@
+/**
+ * Build, don't start: `buildServer(config)` returns a ready fastify app and
+ * a shutdown hook; only the command-line entry point listens.
+ */
+import { readFileSync } from 'node:fs'
+import Fastify from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { IdSource } from './core/ids.js'
+import type { XmlLimits } from './core/xml/stream-reader.js'
+import type { Config } from './config/options.js'
+import type { Logger } from './observability/logger.js'
+import { createLogger } from './observability/logger.js'
+import type { Metrics } from './observability/metrics.js'
+import { createMetrics } from './observability/metrics.js'
+import { RandomIds } from './system/random-ids.js'
+import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
+import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
+import { VERSION } from './version.js'
+
+export interface ServerDeps {
+  readonly logger?: Logger
+  readonly metrics?: Metrics
+  readonly ids?: IdSource
+}
+
+export interface Causeway {
+  readonly app: FastifyInstance
+  readonly metrics: Metrics
+  readonly websocket: WebSocketTransport
+  /** Stop accepting, end every session politely, close the listener. Bounded by shutdownTimeoutMs. */
+  shutdown(): Promise<void>
+}
+
+export function xmlLimits(config: Config): XmlLimits {
+  return {
+    maxStanzaBytes: config.maxStanzaBytes,
+    maxDepth: config.maxXmlDepth,
+    maxAttributes: config.maxXmlAttributes,
+    maxAttributeValueBytes: config.maxAttributeValueBytes,
+    maxNameBytes: 256,
+  }
+}
+
+export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<Causeway> {
+  const logger = deps.logger ?? createLogger(config.logLevel)
+  const metrics = deps.metrics ?? createMetrics()
+  const ids = deps.ids ?? new RandomIds(config.nodeId)
+  const ca = config.upstreamCaFile === undefined ? undefined : readFileSync(config.upstreamCaFile, 'utf8')
+  let accepting = true
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // A held BOSH request may legitimately wait boshMaxWaitMs: never cut it ourselves.
+    requestTimeout: config.boshMaxWaitMs + 30_000,
+    keepAliveTimeout: config.boshMaxWaitMs + 30_000,
+    connectionTimeout: config.boshMaxWaitMs + 30_000,
+    bodyLimit: config.boshMaxBodyBytes,
+    trustProxy: false,
+    return503OnClosing: true,
+  })
+
+  app.get('/healthz', async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').send({ status: accepting ? 'ok' : 'draining', version: VERSION })
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  const limits = xmlLimits(config)
+  const websocket = await registerWebSocketRoute(app, {
+    path: config.websocketPath,
+    allowedOrigins: config.allowedOrigin,
+    maxPayloadBytes: config.maxStanzaBytes,
+    ids,
+    log: logger,
+    metrics,
+    accepting: () => accepting,
+    session: {
+      limits,
+      pingIntervalMs: config.wsPingIntervalMs,
+      closeTimeoutMs: config.wsCloseTimeoutMs,
+      highWaterBytes: config.writeBufferHighWaterBytes,
+      drainTimeoutMs: config.drainTimeoutMs,
+      route: (domain) => config.upstream.resolve(domain),
+      upstream: {
+        tls: ca === undefined ? {} : { ca },
+        connectTimeoutMs: config.upstreamConnectTimeoutMs,
+        limits,
+        highWaterBytes: config.writeBufferHighWaterBytes,
+        drainTimeoutMs: config.drainTimeoutMs,
+        closeTimeoutMs: config.wsCloseTimeoutMs,
+      },
+    },
+  })
+
+  let shuttingDown: Promise<void> | undefined
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      accepting = false
+      logger.info({ sessions: websocket.sessions.size }, 'shutting down')
+      const drained = websocket.shutdown()
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())
+      await Promise.race([drained, deadline])
+      for (const session of websocket.sessions) session.shutdown()
+      await app.close()
+    })()
+    return shuttingDown
+  }
+
+  return { app, metrics, websocket, shutdown }
+}

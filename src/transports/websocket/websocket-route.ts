@@ -1,0 +1,104 @@
+/**
+ * The RFC 6455 / RFC 7395 handshake, as a fastify route. Every refusal
+ * happens here, before any upstream connection, with a precise status.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import websocketPlugin from '@fastify/websocket'
+import type { WebSocket } from 'ws'
+import type { IdSource } from '../../core/ids.js'
+import { originAllowed } from '../../http/origin-policy.js'
+import type { Logger } from '../../observability/logger.js'
+import type { Metrics } from '../../observability/metrics.js'
+import { WebSocketSession } from './websocket-session.js'
+import type { WebSocketSessionSettings } from './websocket-session.js'
+
+export const XMPP_SUBPROTOCOL = 'xmpp'
+
+export interface WebSocketRouteOptions {
+  readonly path: string
+  readonly allowedOrigins: readonly string[]
+  readonly maxPayloadBytes: number
+  readonly session: WebSocketSessionSettings
+  readonly ids: IdSource
+  readonly log: Logger
+  readonly metrics: Metrics
+  /** False while the server drains: new sessions are refused. */
+  readonly accepting: () => boolean
+}
+
+export interface WebSocketTransport {
+  /** Close every session (upstream first, then `<close/>`), resolving when all are gone. */
+  shutdown(): Promise<void>
+  readonly sessions: ReadonlySet<WebSocketSession>
+}
+
+function offeredProtocols(request: FastifyRequest): string[] {
+  const header = request.headers['sec-websocket-protocol']
+  if (header === undefined) return []
+  return (Array.isArray(header) ? header.join(',') : header).split(',').map((p) => p.trim()).filter(Boolean)
+}
+
+export async function registerWebSocketRoute(app: FastifyInstance, options: WebSocketRouteOptions): Promise<WebSocketTransport> {
+  const sessions = new Set<WebSocketSession>()
+  const { metrics } = options
+
+  await app.register(websocketPlugin, {
+    options: {
+      maxPayload: options.maxPayloadBytes,
+      // RFC 7395 §3.1: the server answers with the `xmpp` subprotocol.
+      handleProtocols: (protocols: Set<string>) => (protocols.has(XMPP_SUBPROTOCOL) ? XMPP_SUBPROTOCOL : false),
+      perMessageDeflate: false,
+    },
+    // Shutdown is ours: sessions close upstream first (see shutdown below).
+    preClose: (done: () => void) => done(),
+  })
+
+  const refuse = (reply: FastifyReply, status: number, reason: string, message: string, headers: Record<string, string> = {}) => {
+    metrics.refusals.inc({ transport: 'websocket', reason })
+    return reply.code(status).headers({ 'content-type': 'text/plain; charset=utf-8', connection: 'close', ...headers }).send(message + '\n')
+  }
+
+  app.route({
+    method: 'GET',
+    url: options.path,
+    // Guard clauses for the upgrade, in the order a client would want to hear them.
+    preValidation: async (request, reply) => {
+      if (!request.ws) return
+      const version = request.headers['sec-websocket-version']
+      if (version !== '13') {
+        // RFC 6455 §4.4: tell a hixie-76 or old hybi client which version we speak.
+        return refuse(reply, 426, 'version', 'Only WebSocket version 13 (RFC 6455) is supported', { 'sec-websocket-version': '13' })
+      }
+      if (!originAllowed(request.headers.origin, options.allowedOrigins)) {
+        return refuse(reply, 403, 'origin', 'Origin not allowed')
+      }
+      if (!offeredProtocols(request).includes(XMPP_SUBPROTOCOL)) {
+        return refuse(reply, 400, 'subprotocol', "The 'xmpp' WebSocket subprotocol is required (RFC 7395 §3.1)")
+      }
+      if (!options.accepting()) {
+        return refuse(reply, 503, 'draining', 'Server is shutting down', { 'retry-after': '5' })
+      }
+    },
+    handler: async (_request, reply) => {
+      // A plain GET on the WebSocket URL: say what lives here.
+      return reply
+        .code(426)
+        .headers({ upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'content-type': 'text/plain; charset=utf-8' })
+        .send('This is an XMPP over WebSocket endpoint (RFC 7395). Connect with a WebSocket client using the "xmpp" subprotocol.\n')
+    },
+    wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+      const id = options.ids.next()
+      const log = options.log.child({ sid: id, transport: 'websocket', remote: request.ip })
+      const session = new WebSocketSession(socket, options.session, log, metrics)
+      sessions.add(session)
+      void session.done.then(() => sessions.delete(session))
+    },
+  })
+
+  return {
+    sessions,
+    async shutdown() {
+      await Promise.all([...sessions].map((session) => session.shutdown()))
+    },
+  }
+}
