@@ -3,7 +3,7 @@
  * a shutdown hook; only the command-line entry point listens.
  */
 import { readFileSync } from 'node:fs'
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { IdSource } from './core/ids.js'
 import type { XmlLimits } from './core/xml/stream-reader.js'
@@ -50,7 +50,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the per-session logs (BOSH is one request per poll).
+    logController: new LogController({ disableRequestLogging: true }),
     // A held BOSH request may legitimately wait boshMaxWaitMs: never cut it ourselves.
     requestTimeout: config.boshMaxWaitMs + 30_000,
     keepAliveTimeout: config.boshMaxWaitMs + 30_000,

@@ -60,7 +60,9 @@ function show(value: unknown): string {
 }
 
 function fail(key: string, bound: string, raw: unknown, source: string): never {
-  throw new ConfigError(key, `${key}: ${bound} (got ${show(raw)} from ${source})`, source)
+  // A problem that already quotes the value (an upstream rule) need not repeat it.
+  const got = bound.includes(show(raw)) ? `from ${source}` : `got ${show(raw)} from ${source}`
+  throw new ConfigError(key, `${key}: ${bound} (${got})`, source)
 }
 
 /**
@@ -72,7 +74,7 @@ function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string):
   switch (spec.kind) {
     case 'integer': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?[0-9]+$/.test(raw.trim()) ? Number(raw) : NaN
-      if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) fail(key, integerBound(spec), raw, source)
+      if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max || (spec.multipleOf !== undefined && n % spec.multipleOf !== 0)) fail(key, integerBound(spec), raw, source)
       return n
     }
     case 'boolean': {

@@ -88,6 +88,8 @@ export interface IntegerOption extends OptionCommon {
   readonly default: number
   readonly min: number
   readonly max: number
+  /** When set, the value must be a multiple of this (BOSH attributes travel in whole seconds). */
+  readonly multipleOf?: number
   readonly unit: IntegerUnit
 }
 
@@ -219,7 +221,7 @@ export const OPTIONS: OptionTable = {
     kind: 'string',
     default: '/xmpp-websocket',
     placeholder: '<path>',
-    allowed: 'path starting with "/"',
+    allowed: 'URL path starting with `/`',
     check: checkPath,
     description: 'HTTP path of the RFC 7395 WebSocket endpoint.',
   },
@@ -228,7 +230,7 @@ export const OPTIONS: OptionTable = {
     kind: 'string',
     default: '/http-bind',
     placeholder: '<path>',
-    allowed: 'path starting with "/"',
+    allowed: 'URL path starting with `/`',
     check: checkPath,
     description: 'HTTP path of the XEP-0124/XEP-0206 BOSH endpoint.',
   },
@@ -237,7 +239,7 @@ export const OPTIONS: OptionTable = {
     kind: 'list',
     default: ['*=tcp://127.0.0.1:5222'],
     placeholder: '<DOMAIN=URL>',
-    allowed: 'DOMAIN=URL rules, see below',
+    allowed: '`DOMAIN=URL` rule',
     minItems: 1,
     check: checkUpstream,
     description:
@@ -266,7 +268,7 @@ export const OPTIONS: OptionTable = {
     kind: 'list',
     default: [],
     placeholder: '<origin>',
-    allowed: 'scheme://host[:port] or *',
+    allowed: 'origin `scheme://host[:port]`, or `*`',
     minItems: 0,
     check: checkOrigin,
     description:
@@ -374,6 +376,7 @@ export const OPTIONS: OptionTable = {
     default: MINUTE,
     min: SECOND,
     max: 10 * MINUTE,
+    multipleOf: SECOND,
     unit: 'ms',
     description: 'Cap on the client’s `wait`: longest a BOSH request is held open empty; keep below proxy idle timeouts.',
   },
@@ -401,6 +404,7 @@ export const OPTIONS: OptionTable = {
     default: MINUTE,
     min: SECOND,
     max: HOUR,
+    multipleOf: SECOND,
     unit: 'ms',
     description: 'The `inactivity` attribute: a BOSH session with no request in flight for this long is ended.',
   },
@@ -410,6 +414,7 @@ export const OPTIONS: OptionTable = {
     default: 2 * MINUTE,
     min: 0,
     max: HOUR,
+    multipleOf: SECOND,
     unit: 'ms',
     description: 'The `maxpause` attribute: longest pause a client may request (XEP-0124 §10); 0 disables pausing.',
   },
@@ -419,6 +424,7 @@ export const OPTIONS: OptionTable = {
     default: 2 * SECOND,
     min: 0,
     max: MINUTE,
+    multipleOf: SECOND,
     unit: 'ms',
     description: 'The `polling` attribute: shortest interval between empty polling requests; faster polling is overactivity.',
   },
@@ -472,7 +478,7 @@ export const OPTIONS: OptionTable = {
     kind: 'string',
     default: '',
     placeholder: '<label>',
-    allowed: 'empty or [a-z0-9-]{1,16}',
+    allowed: 'empty, or `[a-z0-9-]{1,16}`',
     check: checkNodeId,
     description: 'Label prefixed to session ids as `NODE.` so a load balancer can send a session’s requests back to this node.',
   },
@@ -511,7 +517,8 @@ const UNIT_WORD: Readonly<Record<IntegerUnit, string>> = {
 
 /** `must be an integer between 0 and 65535`, with the unit when there is one. */
 export function integerBound(spec: IntegerOption): string {
-  return `must be an integer between ${spec.min} and ${spec.max}${UNIT_WORD[spec.unit]}`
+  const multiple = spec.multipleOf === undefined ? '' : `, a multiple of ${spec.multipleOf}`
+  return `must be an integer between ${spec.min} and ${spec.max}${UNIT_WORD[spec.unit]}${multiple}`
 }
 
 /** The flag and environment variable that name the config file. */

@@ -75,7 +75,8 @@ export function formatAllowed(spec: AnyOption): string {
   switch (spec.kind) {
     case 'integer': {
       const unit = { ms: ' ms', bytes: ' bytes', seconds: ' s', count: '' }[spec.unit]
-      return `integer ${spec.min}–${spec.max}${unit}`
+      const multiple = spec.multipleOf === undefined ? '' : `, multiple of ${spec.multipleOf}`
+      return `integer ${spec.min}–${spec.max}${unit}${multiple}`
     }
     case 'boolean':
       return 'true or false'
@@ -85,7 +86,7 @@ export function formatAllowed(spec: AnyOption): string {
     case 'optional-string':
       return spec.allowed
     case 'list':
-      return `repeatable: ${spec.allowed}`
+      return `${spec.allowed} (repeatable)`
   }
 }
 
@@ -170,8 +171,12 @@ export function usage(): string {
   return out.join('\n')
 }
 
+/** Escape Markdown specials outside `code spans`, so a lone `*` is not emphasis. */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|')
+  return text
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? part.replace(/\|/g, '\\|') : part.replace(/[|*_[\]]/g, (c) => `\\${c}`)))
+    .join('`')
 }
 
 function code(text: string): string {
@@ -197,7 +202,7 @@ export function optionsMarkdown(): string {
         code(key),
         flag,
         code(envName(key)),
-        formatDefault(spec).startsWith('(') ? formatDefault(spec) : code(formatDefault(spec)),
+        cell(formatDefault(spec).startsWith('(') ? formatDefault(spec) : code(formatDefault(spec))),
         cell(formatAllowed(spec)),
         cell(spec.description),
       ]
@@ -210,5 +215,5 @@ export function optionsMarkdown(): string {
 
 /** The cross-field rules as a Markdown list. */
 export function crossChecksMarkdown(): string {
-  return CROSS_CHECKS.map((check) => `- ${code(check.key)} ${check.rule}: ${check.why}.`).join('\n') + '\n'
+  return CROSS_CHECKS.map((check) => `- ${code(check.key)} ${cell(`${check.rule}: ${check.why}.`)}`).join('\n') + '\n'
 }

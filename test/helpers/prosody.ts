@@ -264,39 +264,48 @@ async function registerAll (prosodyctl: string, configPath: string, domain: stri
 
 class PortCollision extends Error {}
 
-interface Launched { child: ChildProcess; output: () => string; exited: Promise<void> }
+interface Launched {
+  child: ChildProcess
+  /** False once the process has exited or could not be spawned at all. */
+  alive: () => boolean
+  output: () => string
+  exited: Promise<void>
+}
 
 function launch (prosody: string, l: Layout): Launched {
   const child = spawn(prosody, ['-F', '--config', l.configPath], { cwd: l.dir, stdio: ['ignore', 'pipe', 'pipe'] })
   live.set(child, l.dir)
   let output = ''
-  const capture = (chunk: Buffer): void => {
-    output += chunk.toString('utf8')
+  let alive = true
+  const capture = (chunk: Buffer | string): void => {
+    output += chunk.toString()
     if (output.length > MAX_CAPTURED_OUTPUT) output = output.slice(-MAX_CAPTURED_OUTPUT)
   }
   child.stdout?.on('data', capture)
   child.stderr?.on('data', capture)
+  child.once('exit', () => { alive = false })
   const exited = new Promise<void>(resolve => {
     // 'close' (not 'exit') so the captured output is complete.
     child.once('close', () => { live.delete(child); resolve() })
-    child.once('error', () => { live.delete(child); resolve() })
+    child.once('error', err => {
+      alive = false
+      capture(`spawn ${prosody} failed: ${err.message}\n`)
+      live.delete(child)
+      resolve()
+    })
   })
-  return { child, output: () => output, exited }
-}
-
-function running (child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null
+  return { child, alive: () => alive, output: () => output, exited }
 }
 
 async function kill (launched: Launched): Promise<void> {
   const { child, exited } = launched
-  if (!running(child)) { await exited; return }
+  if (!launched.alive()) { await exited; return }
   child.kill('SIGTERM')
   let timer: NodeJS.Timeout | undefined
   const graceOver = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), STOP_GRACE_MS) })
   const timedOut = await Promise.race([exited.then(() => false), graceOver])
   clearTimeout(timer)
-  if (timedOut && running(child)) child.kill('SIGKILL')
+  if (timedOut && launched.alive()) child.kill('SIGKILL')
   await exited
 }
 
@@ -311,12 +320,12 @@ async function waitReady (launched: Launched, l: Layout, domain: string, ports: 
   if (ports.http !== undefined) wanted.push(`Activated service 'http' on [127.0.0.1]:${ports.http}`)
   let lastProbeError = ''
   for (;;) {
-    if (!running(launched.child)) {
+    if (!launched.alive()) {
       await launched.exited
       throw new Error(`Prosody exited during start-up (code ${String(launched.child.exitCode)}, signal ${String(launched.child.signalCode)})`)
     }
     const log = readOr(l.logPath)
-    if (log.includes('Failed to open server port')) throw new PortCollision('port already in use')
+    if (log.includes('Failed to open server port')) throw new PortCollision(`Prosody could not bind its ports (c2s ${ports.c2s}${ports.http !== undefined ? `, http ${ports.http}` : ''}): in use by another process`)
     if (wanted.every(w => log.includes(w))) {
       try {
         await probeStreamFeatures(ports.c2s, domain, Math.max(100, Math.min(1000, deadline - Date.now())))
@@ -374,7 +383,8 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
         break
       } catch (err) {
         // Another process grabbed a port between freePort() and Prosody's bind: retry with new ports.
-        if (!(err instanceof PortCollision) || attempt >= BIND_ATTEMPTS) throw err
+        if (!(err instanceof PortCollision)) throw err
+        if (attempt >= BIND_ATTEMPTS) throw new Error(`${err.message}; gave up after ${attempt} attempts with fresh ports`)
         await kill(launched)
       }
     }
@@ -390,6 +400,7 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
 
   const proc = launched
   let stopping: Promise<void> | undefined
+  let finalLog: string | undefined // kept so logs() still works after stop() removed the dir
   const result: RunningProsody = {
     domain,
     host: '127.0.0.1',
@@ -397,12 +408,13 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
     dir,
     logs: () => {
       const output = proc.output()
-      return readOr(l.logPath) + (output !== '' ? `\n--- prosody stdout/stderr ---\n${output}` : '')
+      return (finalLog ?? readOr(l.logPath)) + (output !== '' ? `\n--- prosody stdout/stderr ---\n${output}` : '')
     },
     addUser: async (u) => await registerUser(bins.prosodyctl, l.configPath, domain, u),
     stop: async () => {
       stopping ??= (async () => {
         await kill(proc)
+        finalLog = readOr(l.logPath)
         await rm(dir, { recursive: true, force: true })
       })()
       await stopping

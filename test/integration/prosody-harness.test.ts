@@ -6,28 +6,14 @@ import { connect as tlsConnect } from 'node:tls'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-// @ts-expect-error TS7016: @xmpp/client 0.14 ships no type declarations; the subset used here is typed below.
-import { client as untypedClient } from '@xmpp/client'
+import { client } from '@xmpp/client'
 import { startProsody, probeStreamFeatures, type RunningProsody, type ProsodyUser } from '../helpers/prosody.js'
 import { makeTlsFixtures } from '../helpers/tls.js'
+import WebSocket from 'ws'
 
 const STEP_TIMEOUT_MS = 5000
 
 type Authenticate = (creds: ProsodyUser, mechanism: string) => Promise<void>
-interface XmppClient {
-  reconnect: { stop: () => void }
-  on: ((event: 'online', cb: (address: { toString: () => string }) => void) => void) &
-    ((event: 'error', cb: (err: Error) => void) => void)
-  start: () => Promise<unknown>
-  stop: () => Promise<unknown>
-}
-interface XmppClientOptions {
-  service: string
-  domain: string
-  resource?: string
-  credentials: (authenticate: Authenticate, mechanisms: string[]) => Promise<void>
-}
-const client = untypedClient as (options: XmppClientOptions) => XmppClient
 
 /** The two bits of tap's Test this file needs, without depending on tap's plugin-generated types. */
 interface Teardownable { teardown: (fn: () => unknown) => void; passing: () => boolean }
@@ -51,7 +37,7 @@ async function login (server: RunningProsody, user: ProsodyUser, mechanism: Mech
     service: `xmpp://${server.host}:${server.c2sPort}`,
     domain: server.domain,
     resource: 'harness',
-    credentials: async (authenticate, offered) => {
+    credentials: async (authenticate: Authenticate, offered: string[]) => {
       if (!offered.includes(mechanism)) throw new Error(`${mechanism} not offered: ${offered.join(', ')}`)
       await authenticate(user, mechanism)
     }
@@ -59,9 +45,9 @@ async function login (server: RunningProsody, user: ProsodyUser, mechanism: Mech
   xmpp.reconnect.stop()
   try {
     const online = new Promise<string>((resolve, reject) => {
-      xmpp.on('online', address => resolve(address.toString()))
+      xmpp.on('online', (address: { toString: () => string }) => resolve(address.toString()))
       // 'on', not 'once': a second 'error' without a listener would crash the test process.
-      xmpp.on('error', reject)
+      xmpp.on('error', (err: Error) => reject(err))
     })
     await Promise.race([xmpp.start(), online])
     return await withTimeout(online, `login of ${user.username} with ${mechanism}`)
@@ -200,4 +186,39 @@ t.test('required STARTTLS and certificate verification', async t => {
   t.ok(unknownCaError, 'certificate from an unknown CA is rejected')
   t.ok(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT']
     .includes(unknownCaError?.code ?? ''), `unknown CA fails chain verification (got ${String(unknownCaError?.code)})`)
+})
+
+t.test('Prosody\'s own BOSH and WebSocket endpoints (benchmark baseline)', async t => {
+  const server = await startProsody({ bosh: true, websocket: true })
+  stopWithDiagnostics(t, server)
+  const httpPort = server.httpPort
+  if (httpPort === undefined) throw new Error('httpPort missing although bosh/websocket were requested')
+  t.not(httpPort, server.c2sPort)
+
+  const res = await fetch(`http://${server.host}:${httpPort}/http-bind`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml; charset=utf-8' },
+    body: "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='localhost' ver='1.6' wait='5' " +
+      "xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>",
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS)
+  })
+  t.equal(res.status, 200)
+  const body = await res.text()
+  t.match(body, / sid='[^']+'/, 'BOSH session created')
+  t.match(body, /<mechanism>SCRAM-SHA-1<\/mechanism>/, 'BOSH session offers SASL')
+
+  const ws = new WebSocket(`ws://${server.host}:${httpPort}/xmpp-websocket`, 'xmpp')
+  t.teardown(() => ws.terminate())
+  const frames = await withTimeout(new Promise<string[]>((resolve, reject) => {
+    const received: string[] = []
+    ws.on('open', () => ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>"))
+    ws.on('message', (data: Buffer) => {
+      received.push(data.toString('utf8'))
+      if (received.length === 2) resolve(received)
+    })
+    ws.on('error', reject)
+  }), 'WebSocket open/features')
+  t.equal(ws.protocol, 'xmpp', 'xmpp subprotocol negotiated')
+  t.match(frames[0], /^<open /, 'server answers <open/>')
+  t.match(frames[1], /<stream:features[^]*SCRAM-SHA-1/, 'then stream features')
 })

@@ -159,8 +159,11 @@ export class XmlStreamReader {
       this.#cursor = element.parent
       return
     }
-    // A complete child of the stream root.
+    // A complete child of the stream root. It is not added to the root's
+    // children (that would keep every stanza alive), but its parent link lets
+    // prefixes such as `stream:` resolve against the root's declarations.
     this.#cursor = this.#root
+    element.parent = this.#root ?? null
     this.#events.push({ type: 'element', element })
   }
 

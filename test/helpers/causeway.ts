@@ -1,0 +1,43 @@
+/**
+ * Start a Causeway on 127.0.0.1:0 for a test, with its logs captured in
+ * memory (tests grep them) and a stop() for t.teardown.
+ */
+import type { AddressInfo } from 'node:net'
+import { makeConfig } from '../../src/config/index.js'
+import type { ConfigValues } from '../../src/config/index.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { buildServer } from '../../src/server.js'
+import type { Causeway } from '../../src/server.js'
+
+export interface RunningCauseway {
+  readonly causeway: Causeway
+  readonly port: number
+  readonly httpUrl: string
+  readonly wsUrl: string
+  readonly boshUrl: string
+  /** Every log line so far, parsed. */
+  logLines(): Array<Record<string, unknown>>
+  /** The raw log text so far. */
+  logText(): string
+  stop(): Promise<void>
+}
+
+export async function startCauseway(overrides: Partial<ConfigValues> = {}): Promise<RunningCauseway> {
+  const config = makeConfig({ host: '127.0.0.1', port: 0, logLevel: 'debug', wsPingIntervalMs: 0, ...overrides })
+  const lines: string[] = []
+  const logger = createLogger(config.logLevel, { write: (line: string) => void lines.push(line) })
+  const causeway = await buildServer(config, { logger })
+  await causeway.app.listen({ host: config.host, port: config.port })
+  const { port } = causeway.app.server.address() as AddressInfo
+  let stopped: Promise<void> | undefined
+  return {
+    causeway,
+    port,
+    httpUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}${config.websocketPath}`,
+    boshUrl: `http://127.0.0.1:${port}${config.boshPath}`,
+    logLines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    logText: () => lines.join(''),
+    stop: () => (stopped ??= causeway.shutdown()),
+  }
+}
