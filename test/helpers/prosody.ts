@@ -223,11 +223,22 @@ export function probeStreamFeatures (port: number, domain: string, timeoutMs = 1
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port })
     let buf = ''
+    let settled = false
     const done = (err: Error | undefined): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
-      socket.destroy()
-      if (err !== undefined) reject(err)
-      else resolve(buf)
+      if (err !== undefined) {
+        socket.destroy()
+        reject(err)
+        return
+      }
+      // Close the stream properly rather than resetting the socket: a session
+      // Prosody has not finished tearing down when SIGTERM arrives delays its
+      // exit by up to a second (its shutdown re-checks open fds once per second).
+      socket.end('</stream:stream>')
+      setTimeout(() => socket.destroy(), 1000).unref()
+      resolve(buf)
     }
     const timer = setTimeout(() => done(new Error(`no <stream:features> within ${timeoutMs} ms; got ${JSON.stringify(buf)}`)), timeoutMs)
     socket.setEncoding('utf8')
@@ -238,7 +249,7 @@ export function probeStreamFeatures (port: number, domain: string, timeoutMs = 1
       buf += chunk
       if (buf.includes('</stream:features>')) done(undefined)
     })
-    socket.once('error', err => done(err))
+    socket.on('error', err => done(err))
     socket.once('close', () => done(new Error(`connection closed before <stream:features>; got ${JSON.stringify(buf)}`)))
   })
 }
@@ -297,19 +308,27 @@ function launch (prosody: string, l: Layout): Launched {
   return { child, alive: () => alive, output: () => output, exited }
 }
 
-async function kill (launched: Launched): Promise<void> {
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+// Prosody logs this as the very last thing before exiting; with connections
+// still open at SIGTERM it can then idle up to a second before the process
+// actually ends, which is pure waiting for a throwaway test server.
+const SHUTDOWN_DONE = 'Exiting with status code'
+
+async function kill (launched: Launched, logPath: string): Promise<void> {
   const { child, exited } = launched
   if (!launched.alive()) { await exited; return }
   child.kill('SIGTERM')
-  let timer: NodeJS.Timeout | undefined
-  const graceOver = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), STOP_GRACE_MS) })
-  const timedOut = await Promise.race([exited.then(() => false), graceOver])
-  clearTimeout(timer)
-  if (timedOut && launched.alive()) child.kill('SIGKILL')
+  const deadline = Date.now() + STOP_GRACE_MS
+  let shutdownLoggedAt: number | undefined
+  while (launched.alive() && Date.now() < deadline) {
+    if (shutdownLoggedAt === undefined && readOr(logPath).includes(SHUTDOWN_DONE)) shutdownLoggedAt = Date.now()
+    if (shutdownLoggedAt !== undefined && Date.now() - shutdownLoggedAt >= 100) break
+    await Promise.race([exited, sleep(POLL_INTERVAL_MS)])
+  }
+  if (launched.alive()) child.kill('SIGKILL')
   await exited
 }
-
-const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
 /**
  * Waits until this Prosody (not some other process that happens to hold the
@@ -385,13 +404,13 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
         // Another process grabbed a port between freePort() and Prosody's bind: retry with new ports.
         if (!(err instanceof PortCollision)) throw err
         if (attempt >= BIND_ATTEMPTS) throw new Error(`${err.message}; gave up after ${attempt} attempts with fresh ports`)
-        await kill(launched)
+        await kill(launched, l.logPath)
       }
     }
   } catch (err) {
     const output = launched?.output() ?? ''
     const log = readOr(l.logPath)
-    if (launched !== undefined) await kill(launched)
+    if (launched !== undefined) await kill(launched, l.logPath)
     await rm(dir, { recursive: true, force: true })
     throw new Error(`${(err as Error).message}\n` +
       `--- last lines of ${l.logPath} ---\n${tail(log, 40)}\n` +
@@ -413,7 +432,7 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
     addUser: async (u) => await registerUser(bins.prosodyctl, l.configPath, domain, u),
     stop: async () => {
       stopping ??= (async () => {
-        await kill(proc)
+        await kill(proc, l.logPath)
         finalLog = readOr(l.logPath)
         await rm(dir, { recursive: true, force: true })
       })()
