@@ -66,20 +66,24 @@ function fail(key: string, bound: string, raw: unknown, source: string): never {
 }
 
 /**
- * Convert one raw value to the option's type and check it. `raw` is a string
- * (flag, environment), a list of strings (repeated flag, split environment
- * variable) or any JSON value (config file).
+ * Convert one raw value to the option's type and check it. `raw` is text
+ * (`form: 'text'`: a flag or environment string, or a list of them for a
+ * repeated flag or split variable) or typed (`form: 'typed'`: a JSON value
+ * from the config file or a `makeConfig` value, which must already have the
+ * option's type: `"5280"` is not a port there).
  */
-function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string): unknown {
+function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, form: 'text' | 'typed'): unknown {
+  const text = form === 'text'
   switch (spec.kind) {
     case 'integer': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?[0-9]+$/.test(raw.trim()) ? Number(raw) : NaN
+      const n =
+        typeof raw === 'number' && !text ? raw : typeof raw === 'string' && text && /^-?[0-9]+$/.test(raw.trim()) ? Number(raw) : NaN
       if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max || (spec.multipleOf !== undefined && n % spec.multipleOf !== 0)) fail(key, integerBound(spec), raw, source)
       return n
     }
     case 'boolean': {
-      if (typeof raw === 'boolean') return raw
-      if (typeof raw === 'string') {
+      if (typeof raw === 'boolean' && !text) return raw
+      if (typeof raw === 'string' && text) {
         const word = raw.trim().toLowerCase()
         if (word === 'true' || word === '1' || word === 'yes') return true
         if (word === 'false' || word === '0' || word === 'no') return false
@@ -194,7 +198,7 @@ function readFlags(argv: readonly string[]): Flags {
       }
       if (name === 'help') help = !negated
       else if (name === 'version') version = !negated
-      else if (key !== undefined) layer.set(key, { value: !negated, source: rawName })
+      else if (key !== undefined) layer.set(key, { value: negated ? 'false' : 'true', source: rawName })
       continue
     }
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {
@@ -213,7 +217,7 @@ function readFlags(argv: readonly string[]): Flags {
       layer.set(key, { value: token.value, source: rawName })
     }
   }
-  for (const [key, setting] of layer) layer.set(key, { value: convert(key, optionSpec(key), setting.value, setting.source), source: setting.source })
+  for (const [key, setting] of layer) layer.set(key, { value: convert(key, optionSpec(key), setting.value, setting.source, 'text'), source: setting.source })
   return { help, version, configPath, layer }
 }
 
@@ -229,7 +233,7 @@ function readEnv(env: Readonly<Record<string, string | undefined>>): Layer {
     if (raw === undefined || raw === '') continue
     const spec = optionSpec(key)
     const value = spec.kind === 'list' ? raw.split(',') : raw
-    layer.set(key, { value: convert(key, spec, value, name), source: name })
+    layer.set(key, { value: convert(key, spec, value, name, 'text'), source: name })
   }
   return layer
 }
@@ -259,7 +263,7 @@ function readConfigFile(path: string, pathSource: string, readFile: (path: strin
     if (key === undefined) {
       throw new ConfigError(name, `${name}: unknown key in ${source}${didYouMean(name, OPTION_KEYS)}`, source)
     }
-    layer.set(key, { value: convert(key, optionSpec(key), raw, source), source })
+    layer.set(key, { value: convert(key, optionSpec(key), raw, source, 'typed'), source })
   }
   return layer
 }
@@ -346,7 +350,7 @@ export function makeConfig(overrides: Partial<ConfigValues> = {}): Config {
     const key = OPTION_KEYS.find((k) => k === name)
     if (key === undefined) throw new ConfigError(name, `${name}: unknown option`)
     if (value === undefined && optionSpec(key).kind !== 'optional-string') continue
-    layer.set(key, { value: value === undefined ? undefined : convert(key, optionSpec(key), value, 'makeConfig'), source: 'makeConfig' })
+    layer.set(key, { value: value === undefined ? undefined : convert(key, optionSpec(key), value, 'makeConfig', 'typed'), source: 'makeConfig' })
   }
   const { values, sources } = merge([layer])
   return finish(values, sources)

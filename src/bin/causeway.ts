@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * The `causeway` command: read the config, build the server, listen, and
+ * shut down politely on SIGTERM/SIGINT within shutdownTimeoutMs.
+ */
+import { ConfigError, parseCommandLine } from '../config/index.js'
+import { createLogger } from '../observability/logger.js'
+import { buildServer } from '../server.js'
+import { VERSION } from '../version.js'
+
+async function main(): Promise<number> {
+  let command
+  try {
+    command = parseCommandLine({ argv: process.argv.slice(2), env: process.env })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`causeway: ${error.message}\nRun 'causeway --help' for the options.\n`)
+      return 2
+    }
+    throw error
+  }
+  if (command.action === 'help') {
+    process.stdout.write(command.text)
+    return 0
+  }
+  if (command.action === 'version') {
+    process.stdout.write(`causeway ${VERSION}\n`)
+    return 0
+  }
+  const { config } = command
+  const logger = createLogger(config.logLevel)
+  const causeway = await buildServer(config, { logger })
+  await causeway.app.listen({ host: config.host, port: config.port })
+  logger.info(
+    { version: VERSION, websocket: config.websocketPath, bosh: config.boshPath, upstream: config.upstream.describe() },
+    'causeway listening',
+  )
+
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutdown requested')
+    // A second signal, or a drain that overruns its deadline, ends the process anyway.
+    const hardStop = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000)
+    hardStop.unref()
+    process.once(signal, () => process.exit(1))
+    causeway.shutdown().then(
+      () => {
+        logger.info('shutdown complete')
+        logger.flush()
+        process.exitCode = 0
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  return -1
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`causeway: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  },
+)

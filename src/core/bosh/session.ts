@@ -1,0 +1,751 @@
+/**
+ * One BOSH session (XEP-0124 §7–§15, XEP-0206): a state machine between HTTP
+ * requests, each answered exactly once through its BoshResponder, and one
+ * upstream XMPP stream behind an UpstreamPort. Pure: time comes from the
+ * Clock, SHA-1 from the injected `hash`, I/O from the ports.
+ *
+ *   connecting ──features──▶ open ──xmpp:restart──▶ restarting ──features──▶ open
+ *        └────────────────────────┴──────────────────────┴──────▶ terminated
+ */
+import type { Element } from 'ltx'
+import type { Clock, Timer } from '../clock.js'
+import { NS } from '../conditions.js'
+import type { BoshFailure, BoshRequest, CreateRequest, SessionRequest } from './body.js'
+import { HoldQueue } from './hold-queue.js'
+import type { BoshMetrics, SessionEnd } from './metrics.js'
+import type { SessionParams } from './negotiate.js'
+import { formatVersion } from './negotiate.js'
+import type { BoshOptions } from './options.js'
+import type { BodyAttrValue, BodyAttrs, Payload } from './payload.js'
+import { buildBody, isStreamElement, toPayload, upstreamPayload } from './payload.js'
+import type { BoshReply, BoshResponder } from './reply.js'
+import { okReply, terminalReply } from './reply.js'
+import { ResponseCache } from './response-cache.js'
+import { RidWindow } from './rid-window.js'
+import type { UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from './upstream-port.js'
+
+export type SessionState = 'connecting' | 'open' | 'restarting' | 'terminated'
+
+const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  connecting: ['open', 'terminated'],
+  open: ['restarting', 'terminated'],
+  restarting: ['open', 'terminated'],
+  terminated: [],
+}
+
+export interface SessionHooks {
+  /** The session ended; called once, before any upstream close. */
+  terminated?(end: SessionEnd): void
+  /** Nothing more will be answered for this sid: forget it. */
+  disposed?(): void
+}
+
+export interface SessionDeps {
+  readonly sid: string
+  readonly params: SessionParams
+  readonly options: BoshOptions
+  readonly clock: Clock
+  /** Lower-case hex SHA-1 (RFC 3174) for §15 keys; the adapter passes node:crypto. */
+  readonly hash: (input: string) => string
+  /** Build this session's upstream; `sink` is the session. Must not call the sink synchronously. */
+  readonly connect: (sink: UpstreamSink) => UpstreamPort
+  readonly metrics?: BoshMetrics
+  readonly hooks?: SessionHooks
+}
+
+/** Something owed exactly one reply. */
+interface Outstanding {
+  readonly rid: number
+  responder: BoshResponder
+}
+
+interface Entry extends Outstanding {
+  readonly request: BoshRequest
+  readonly arrivedAt: number
+  waitTimer?: Timer
+}
+
+interface PreviousRequest {
+  readonly rid: number
+  readonly at: number
+  readonly empty: boolean
+  answeredEmpty?: boolean
+}
+
+interface TerminateOptions {
+  /** The request that caused the end; it gets the condition, the others 'other-request'. */
+  readonly trigger?: Outstanding
+  /** Children of the terminal body (stanzas, <stream:error/>). */
+  readonly payload?: readonly Payload[]
+  readonly closeUpstream?: boolean
+  /** With nobody to tell now, keep the terminal body for the client's next request. */
+  readonly linger?: boolean
+}
+
+/** §11, §12: an "empty" request, as the polling rules count them. */
+function isEmptyPoll(req: SessionRequest): boolean {
+  return req.payload.length === 0 && !req.restart && !req.terminate && req.pause === undefined
+}
+
+function expectsFeatures(version: string | undefined): boolean {
+  const major = version === undefined ? NaN : Number.parseInt(version, 10)
+  return major >= 1
+}
+
+export class BoshSession implements UpstreamSink {
+  readonly sid: string
+  readonly params: SessionParams
+  #state: SessionState = 'connecting'
+  readonly #options: BoshOptions
+  readonly #clock: Clock
+  readonly #hash: (input: string) => string
+  readonly #metrics: BoshMetrics | undefined
+  readonly #hooks: SessionHooks | undefined
+  readonly #window: RidWindow<Entry>
+  readonly #held: HoldQueue<Entry>
+  readonly #cache: ResponseCache
+  readonly #port: UpstreamPort
+  #started = false
+  #disposed = false
+  /** Upstream output waiting for a request to carry it. */
+  #pending: Payload[] = []
+  #pendingBytes = 0
+  #header: UpstreamHeader | undefined
+  /** authid/from/secure/xmpp:version still to go out with the first features (XEP-0206 §4). */
+  #streamAttrsOwed = false
+  /** §15: the key the next request's key must hash to. */
+  #key: string | undefined
+  #lastResponded: number
+  #previous: PreviousRequest | undefined
+  /** §10: inactivity period while paused, ms. */
+  #pauseMs: number | undefined
+  /** §9.2: 'report'/'time' for the next response. */
+  #report: { readonly rid: number; readonly time: number } | undefined
+  #saslSucceeded = false
+  #authenticated = false
+  #lingering: BoshReply | undefined
+  #inactivityTimer: Timer | undefined
+  #coalesceTimer: Timer | undefined
+  #preAuthTimer: Timer | undefined
+  #lingerTimer: Timer | undefined
+  #busy = false
+  readonly #inbox: (() => void)[] = []
+
+  constructor(deps: SessionDeps) {
+    this.sid = deps.sid
+    this.params = deps.params
+    this.#options = deps.options
+    this.#clock = deps.clock
+    this.#hash = deps.hash
+    this.#metrics = deps.metrics
+    this.#hooks = deps.hooks
+    this.#window = new RidWindow(deps.params.rid, deps.params.requests)
+    this.#held = new HoldQueue(deps.params.hold)
+    this.#cache = new ResponseCache(deps.params.requests)
+    this.#key = deps.params.newkey
+    this.#lastResponded = deps.params.rid - 1
+    this.#port = deps.connect(this)
+  }
+
+  get state(): SessionState {
+    return this.#state
+  }
+
+  /** Requests currently held (§8). */
+  get heldCount(): number {
+    return this.#held.size
+  }
+
+  /** Bytes of upstream output waiting for a request. */
+  get pendingBytes(): number {
+    return this.#pendingBytes
+  }
+
+  /** SASL done: the upstream stream restarted after <success/>. */
+  get authenticated(): boolean {
+    return this.#authenticated
+  }
+
+  // ── inputs ────────────────────────────────────────────────────────────
+
+  /** Begin with the creation request (§7.1); it is answered once the upstream features arrive (XEP-0206 §4). */
+  start(request: CreateRequest, responder: BoshResponder): void {
+    this.#run(() => {
+      if (this.#started) throw new Error(`session ${this.sid} already started`)
+      this.#started = true
+      const entry = this.#entry(request, responder)
+      this.#previous = { rid: entry.rid, at: entry.arrivedAt, empty: false }
+      this.#preAuthTimer = this.#timer(() => {
+        this.#preAuthTimer = undefined
+        this.#terminate(
+          { reason: 'pre-auth-timeout', condition: 'policy-violation', text: 'authentication not completed in time' },
+          { closeUpstream: true, linger: true },
+        )
+      }, this.#options.preAuthTimeoutMs)
+      this.#hold(entry)
+      const p = this.params
+      this.#port.open({ to: p.to, lang: p.lang, from: p.from, version: p.xmppVersion, route: p.route, secure: p.secure })
+      if (request.payload.length > 0) this.#port.send(request.payload)
+    })
+  }
+
+  /** Any later request of this session. */
+  handleRequest(request: SessionRequest, responder: BoshResponder): void {
+    this.#run(() => {
+      if (!this.#started) throw new Error(`session ${this.sid} not started`)
+      this.#onRequest(this.#entry(request, responder), request)
+    })
+  }
+
+  /** A body for this sid that failed to parse or validate. */
+  reject(failure: BoshFailure, responder: BoshResponder): void {
+    this.#run(() => {
+      const reply = terminalReply({ condition: failure.condition, legacy: this.params.legacy, contentType: this.params.contentType })
+      switch (this.#state) {
+        case 'terminated':
+          responder.respond(reply)
+          return
+        case 'connecting':
+        case 'open':
+        case 'restarting':
+          break
+      }
+      // §15.1: keys exist so injected requests cannot end the session; an unkeyed, unparsable one must not either.
+      if (this.#key !== undefined) {
+        responder.respond(reply)
+        return
+      }
+      this.#terminate(
+        { reason: 'bad-request', condition: failure.condition, text: failure.text },
+        { trigger: { rid: Number.POSITIVE_INFINITY, responder }, closeUpstream: true },
+      )
+    })
+  }
+
+  upstreamOpened(header: UpstreamHeader, features?: Element): void {
+    this.#run(() => {
+      switch (this.#state) {
+        case 'open':
+        case 'terminated':
+          return
+        case 'connecting':
+        case 'restarting':
+          this.#header = header
+          if (features) this.#streamReady(features)
+          else if (!expectsFeatures(header.version)) this.#streamReady(undefined)
+      }
+    })
+  }
+
+  upstreamElement(element: Element): void {
+    this.#run(() => {
+      switch (this.#state) {
+        case 'terminated':
+          return
+        case 'connecting':
+        case 'restarting':
+        case 'open':
+          break
+      }
+      if (isStreamElement(element, 'error')) {
+        // XEP-0206 §7: "zero or more stanzas followed by a copy of the <stream:error/> element".
+        const payload = [...this.#takePending(), toPayload(element)]
+        this.#terminate(
+          { reason: 'upstream-error', condition: 'remote-stream-error', text: streamErrorName(element) },
+          { payload, closeUpstream: true, linger: true },
+        )
+        return
+      }
+      if (this.#state !== 'open' && isStreamElement(element, 'features')) {
+        this.#streamReady(element)
+        return
+      }
+      if (element.is('success', NS.sasl)) this.#saslSucceeded = true
+      this.#enqueueOutput(upstreamPayload(element))
+    })
+  }
+
+  upstreamClosed(end: UpstreamEnd): void {
+    this.#run(() => {
+      switch (this.#state) {
+        case 'terminated':
+          return
+        case 'connecting':
+        case 'open':
+        case 'restarting':
+          break
+      }
+      const payload = this.#takePending()
+      switch (end.reason) {
+        case 'closed':
+          this.#terminate({ reason: 'upstream-closed' }, { payload, linger: true })
+          return
+        case 'stream-error':
+          this.#terminate(
+            { reason: 'upstream-error', condition: 'remote-stream-error', text: streamErrorName(end.error) },
+            { payload: [...payload, toPayload(end.error)], linger: true },
+          )
+          return
+        case 'failed':
+          this.#terminate({ reason: 'upstream-failed', condition: end.condition, text: end.text }, { payload, linger: true })
+      }
+    })
+  }
+
+  /** §17.2 system-shutdown: "All active HTTP sessions are being terminated". */
+  shutdown(): void {
+    this.#run(() => {
+      if (this.#state === 'terminated') return
+      this.#terminate({ reason: 'shutdown', condition: 'system-shutdown' }, { closeUpstream: true })
+    })
+  }
+
+  // ── requests ──────────────────────────────────────────────────────────
+
+  #onRequest(entry: Entry, req: SessionRequest): void {
+    // §10: any request restarts the inactivity clock.
+    this.#cancelInactivity()
+    switch (this.#state) {
+      case 'terminated':
+        this.#answerAfterEnd(entry)
+        return
+      case 'connecting':
+      case 'open':
+      case 'restarting':
+        break
+    }
+    const place = this.#window.classify(entry.rid)
+    switch (place) {
+      case 'beyond':
+        // §14.2: a rid "greater than the values in the window ... MUST terminate the session".
+        this.#terminate({ reason: 'rid-out-of-window', condition: 'item-not-found', text: `rid ${entry.rid} above the window` }, { trigger: entry, closeUpstream: true })
+        return
+      case 'seen':
+        this.#repeat(entry)
+        return
+      case 'queued': {
+        const displaced = this.#window.replace(entry.rid, entry)
+        if (displaced) this.#answerDisplaced(displaced.responder)
+        return
+      }
+      case 'next':
+      case 'ahead':
+        break
+    }
+    // §16.4: a stream name that "does not correspond to one of the session's open streams" → item-not-found;
+    // on an empty body that carries no 'from'/'secure' the receiver "SHOULD ignore the attribute".
+    if (req.stream !== undefined && (req.payload.length > 0 || req.terminate || req.from !== undefined || req.secure !== undefined)) {
+      this.#terminate({ reason: 'unknown-stream', condition: 'item-not-found', text: 'multiple streams are not supported' }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    // §11: "the client MAY make one additional request if it is to pause or terminate a session".
+    const allowed = this.params.requests + (req.pause !== undefined || req.terminate ? 1 : 0)
+    if (this.#held.size + this.#window.queuedCount + 1 > allowed) {
+      this.#terminate({ reason: 'overactivity', condition: 'policy-violation', text: 'too many simultaneous requests' }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    if (place === 'ahead') {
+      this.#window.enqueue(entry.rid, entry)
+      return
+    }
+    this.#window.accept(entry.rid)
+    this.#process(entry, req)
+    while (this.#state !== 'terminated') {
+      const next = this.#window.takeNext()
+      if (!next) break
+      if (next.request.kind === 'session') this.#process(next, next.request)
+    }
+  }
+
+  /** §14.3: a rid already received. */
+  #repeat(entry: Entry): void {
+    const held = this.#held.find(entry.rid)
+    if (held) {
+      // Still unanswered: the copy takes over; the connection it replaces is most likely dead.
+      const displaced = held.responder
+      held.responder = entry.responder
+      this.#answerDisplaced(displaced)
+      return
+    }
+    const cached = this.#cache.get(entry.rid)
+    if (cached) {
+      // §14.3: "return an HTTP 200 (OK) response that includes the buffered copy of the original XML response".
+      this.#metrics?.retransmission?.()
+      entry.responder.respond(okReply(cached.body, this.params.contentType))
+      return
+    }
+    // §14.3: "If the original response is not available ... MUST return an 'item-not-found' terminal binding error".
+    this.#terminate({ reason: 'response-unavailable', condition: 'item-not-found', text: `no buffered response for rid ${entry.rid}` }, { trigger: entry, closeUpstream: true })
+  }
+
+  /** A request in rid order (§14.2). */
+  #process(entry: Entry, req: SessionRequest): void {
+    if (this.#key !== undefined) {
+      // §15.4: "If the values do not match ... MUST NOT process the element, MUST terminate the session".
+      if (req.key === undefined || this.#hash(req.key).toLowerCase() !== this.#key.toLowerCase()) {
+        this.#terminate({ reason: 'bad-key', condition: 'item-not-found', text: 'key sequence broken' }, { trigger: entry, closeUpstream: true })
+        return
+      }
+      this.#key = req.key
+    }
+    // §15.5: 'newkey' starts a new sequence.
+    if (req.newkey !== undefined) this.#key = req.newkey
+    // §10: "set the maximum inactivity period back to normal upon reception of the next request".
+    this.#pauseMs = undefined
+    const empty = isEmptyPoll(req)
+    if (empty && this.#tooFrequent(entry)) {
+      this.#terminate({ reason: 'too-frequent', condition: 'policy-violation', text: 'requests faster than the polling interval' }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    this.#previous = { rid: entry.rid, at: entry.arrivedAt, empty }
+    if (this.params.acks && req.ack !== undefined) this.#clientAck(req.ack)
+    if (req.pause !== undefined && (this.params.maxPause === 0 || req.pause > this.params.maxPause)) {
+      this.#terminate({ reason: 'pause-too-long', condition: 'policy-violation', text: `pause ${req.pause}s above maxpause` }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    if (req.restart && this.#state !== 'open') {
+      this.#terminate({ reason: 'bad-request', condition: 'bad-request', text: `restart while ${this.#state}` }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    // §8: "MUST forward the content from different requests in the order specified by their 'rid' attributes".
+    if (req.payload.length > 0) this.#port.send(req.payload)
+    if (req.terminate) {
+      // §13: payloads first ("to ensure graceful logoff"), then the earlier requests in rid order, then the end.
+      for (const held of this.#held.drain()) this.#reply(held)
+      this.#terminate({ reason: 'client-terminate', text: req.condition }, { trigger: entry, closeUpstream: true })
+      return
+    }
+    if (req.restart) {
+      // XEP-0206 §5: the CM "SHOULD then initiate a new stream"; the features answer this request.
+      this.#setState('restarting')
+      this.#port.restart()
+    }
+    if (req.pause !== undefined) {
+      this.#pause(entry, req.pause)
+      return
+    }
+    this.#hold(entry)
+    // §9.2: the report goes out "immediately instead of waiting until it has payloads".
+    if (this.#report !== undefined) {
+      const oldest = this.#held.shift()
+      if (oldest) this.#reply(oldest)
+    }
+  }
+
+  /** §11 (requests > 0 held) and §12 (polling sessions): empty requests closer together than 'polling'. */
+  #tooFrequent(entry: Entry): boolean {
+    const previous = this.#previous
+    if (!previous || !previous.empty || this.params.polling === 0) return false
+    if (entry.arrivedAt - previous.at >= this.params.polling * 1000) return false
+    // §12: "... and if the connection manager's response to the first request contained no payloads".
+    if (this.params.hold === 0) return previous.answeredEmpty === true
+    // §11: a run of 'requests' new requests none of which has been answered yet.
+    return this.#held.size + 1 >= this.params.requests
+  }
+
+  /** §9.2 response acknowledgements from the client. */
+  #clientAck(ack: number): void {
+    if (ack < this.#lastResponded) {
+      const missing = this.#cache.get(ack + 1)
+      if (missing) {
+        const age = this.#clock.now() - missing.sentAt
+        // "SHOULD include a 'report' attribute set to one greater than the 'ack' ... and a 'time' attribute".
+        if (age >= this.#options.ackReportAfterMs) this.#report = { rid: ack + 1, time: age }
+      }
+    }
+    this.#cache.forgetThrough(ack)
+  }
+
+  /** §10: "respond immediately to all pending requests (including the pause request)". */
+  #pause(entry: Entry, seconds: number): void {
+    for (const held of this.#held.drain()) this.#reply(held)
+    // "The response to the pause request MUST NOT contain any payloads"; §14.3 buffers only non-pause responses.
+    this.#reply(entry, { payload: false, cache: false })
+    this.#pauseMs = seconds * 1000
+  }
+
+  /** §8: keep the request, releasing the oldest beyond 'hold' so responses stay in rid order. */
+  #hold(entry: Entry): void {
+    if (this.#held.size > 0 && this.#deliverable()) {
+      const oldest = this.#held.shift()
+      if (oldest) this.#reply(oldest)
+    }
+    const released = this.#held.push(entry)
+    for (const old of released) this.#reply(old)
+    if (released.includes(entry)) return
+    entry.waitTimer = this.#timer(() => this.#waitExpired(entry), this.params.wait * 1000)
+    if (this.#deliverable()) {
+      const oldest = this.#held.shift()
+      if (oldest) this.#reply(oldest)
+    }
+  }
+
+  /** §8: "SHOULD NOT wait longer than the time specified by the client in the 'wait' attribute". */
+  #waitExpired(entry: Entry): void {
+    entry.waitTimer = undefined
+    for (const held of this.#held.takeThrough(entry.rid)) this.#reply(held)
+  }
+
+  #answerDisplaced(responder: BoshResponder): void {
+    responder.respond(okReply(buildBody(), this.params.contentType))
+  }
+
+  #answerAfterEnd(entry: Entry): void {
+    const lingering = this.#lingering
+    if (lingering) {
+      this.#lingering = undefined
+      this.#lingerTimer?.cancel()
+      this.#lingerTimer = undefined
+      entry.responder.respond(lingering)
+      this.#dispose()
+      return
+    }
+    entry.responder.respond(terminalReply({ condition: 'item-not-found', legacy: this.params.legacy, contentType: this.params.contentType }))
+  }
+
+  // ── responses ─────────────────────────────────────────────────────────
+
+  /** Answer one request with everything deliverable; every 200 of a live session goes through here. */
+  #reply(entry: Entry, options: { readonly payload?: boolean; readonly cache?: boolean } = {}): void {
+    entry.waitTimer?.cancel()
+    entry.waitTimer = undefined
+    const payload = options.payload === false || !this.#deliverable() ? [] : this.#takePending()
+    const creation = entry.request.kind === 'create'
+    const withStream = this.#streamAttrsOwed && (creation || payload.length > 0)
+    if (withStream) this.#streamAttrsOwed = false
+    const attrs: Record<string, BodyAttrValue> = creation ? { ...this.#creationAttrs(withStream) } : withStream ? { ...this.#streamAttrs() } : {}
+    // §9.1: ack is "the value of the highest 'rid' ... received ... [with] all requests with lower 'rid' values",
+    // but "SHOULD NOT include an 'ack' ... if the value would be the 'rid' of the request being responded to".
+    if (!creation && this.params.acks && this.#window.last !== entry.rid) attrs.ack = this.#window.last
+    if (this.#report !== undefined && options.payload !== false) {
+      attrs.report = this.#report.rid
+      attrs.time = this.#report.time
+      this.#report = undefined
+    }
+    const body = buildBody(attrs, payload)
+    if (options.cache !== false) this.#cache.put(entry.rid, body, this.#clock.now())
+    if (entry.rid > this.#lastResponded) this.#lastResponded = entry.rid
+    if (this.#previous?.rid === entry.rid) this.#previous.answeredEmpty = payload.length === 0
+    entry.responder.respond(okReply(body, this.params.contentType))
+  }
+
+  /** §7.2 session creation response attributes, plus XEP-0206 §4 ones. */
+  #creationAttrs(withStream: boolean): BodyAttrs {
+    const p = this.params
+    return {
+      sid: this.sid,
+      wait: p.wait,
+      requests: p.requests,
+      hold: p.hold,
+      inactivity: p.inactivity,
+      polling: p.polling,
+      maxpause: p.maxPause > 0 ? p.maxPause : undefined,
+      ver: formatVersion(p.ver),
+      // §7.2: ack "set to the value of the 'rid' attribute of the session creation request".
+      ack: p.acks ? p.rid : undefined,
+      ...(withStream ? this.#streamAttrs() : { 'xmpp:version': '1.0' }),
+      'xmpp:restartlogic': 'true',
+    }
+  }
+
+  /** §7.2 'from'/'secure' and XEP-0206 §4 'authid'/'xmpp:version', "as soon as they are available". */
+  #streamAttrs(): BodyAttrs {
+    const header = this.#header
+    return {
+      from: header?.from ?? this.params.to,
+      secure: header?.secure ? 'true' : undefined,
+      authid: header?.id,
+      'xmpp:version': header?.version ?? '1.0',
+    }
+  }
+
+  // ── upstream output ───────────────────────────────────────────────────
+
+  #streamReady(features: Element | undefined): void {
+    const wasConnecting = this.#state === 'connecting'
+    this.#setState('open')
+    if (features) {
+      const payload = toPayload(features)
+      this.#pending.unshift(payload)
+      this.#pendingBytes += payload.bytes
+    }
+    if (wasConnecting) {
+      this.#streamAttrsOwed = true
+      const first = this.#held.peek()
+      if (first?.request.kind === 'create') {
+        this.#held.shift()
+        this.#reply(first)
+        return
+      }
+    } else if (this.#saslSucceeded && !this.#authenticated) {
+      this.#authenticated = true
+      this.#preAuthTimer?.cancel()
+      this.#preAuthTimer = undefined
+    }
+    this.#outputChanged()
+  }
+
+  #enqueueOutput(payload: Payload): void {
+    this.#pending.push(payload)
+    this.#pendingBytes += payload.bytes
+    this.#outputChanged()
+  }
+
+  /** Stanzas can go out only on an open (or restarting) stream; the creation response waits for features. */
+  #deliverable(): boolean {
+    return this.#pending.length > 0 && (this.#state === 'open' || this.#state === 'restarting')
+  }
+
+  #outputChanged(): void {
+    if (this.#pending.length === 0) return
+    if (this.#held.size === 0 || !this.#deliverable()) {
+      if (this.#pendingBytes > this.#options.maxPendingBytes) {
+        this.#pending = []
+        this.#pendingBytes = 0
+        this.#terminate(
+          { reason: 'pending-overflow', condition: 'policy-violation', text: `more than ${this.#options.maxPendingBytes} bytes waiting for a request` },
+          { closeUpstream: true, linger: true },
+        )
+      }
+      return
+    }
+    // §8: answer "as soon as possible after receiving" payloads; a short delay batches a burst into one response.
+    if (this.#options.coalesceMs === 0 || this.#pendingBytes >= this.#options.maxPendingBytes) {
+      this.#flush()
+      return
+    }
+    this.#coalesceTimer ??= this.#timer(() => {
+      this.#coalesceTimer = undefined
+      this.#flush()
+    }, this.#options.coalesceMs)
+  }
+
+  #flush(): void {
+    this.#coalesceTimer?.cancel()
+    this.#coalesceTimer = undefined
+    if (!this.#deliverable()) return
+    const oldest = this.#held.shift()
+    if (oldest) this.#reply(oldest)
+  }
+
+  #takePending(): Payload[] {
+    const pending = this.#pending
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.#coalesceTimer?.cancel()
+    this.#coalesceTimer = undefined
+    return pending
+  }
+
+  // ── the end ───────────────────────────────────────────────────────────
+
+  /** The one terminate path: every outstanding request is answered, in rid order (§14.2). */
+  #terminate(end: SessionEnd, options: TerminateOptions = {}): void {
+    if (this.#state === 'terminated') return
+    this.#setState('terminated')
+    for (const timer of [this.#inactivityTimer, this.#coalesceTimer, this.#preAuthTimer]) timer?.cancel()
+    this.#inactivityTimer = this.#coalesceTimer = this.#preAuthTimer = undefined
+    this.#pending = []
+    this.#pendingBytes = 0
+    const entries = [...this.#held.drain(), ...this.#window.drain()]
+    for (const entry of entries) entry.waitTimer?.cancel()
+    const outstanding: Outstanding[] = entries
+    const trigger = options.trigger
+    if (trigger && !outstanding.includes(trigger)) outstanding.push(trigger)
+    outstanding.sort((a, b) => a.rid - b.rid)
+    const base = { legacy: this.params.legacy, contentType: this.params.contentType }
+    const payload = options.payload ?? []
+    if (trigger) {
+      // §17.2 other-request: "Another request being processed at the same time as this request caused the session to terminate".
+      for (const o of outstanding) {
+        o.responder.respond(o === trigger ? terminalReply({ ...base, condition: end.condition, payload }) : terminalReply({ ...base, condition: 'other-request' }))
+      }
+    } else {
+      outstanding.forEach((o, i) => o.responder.respond(terminalReply({ ...base, condition: end.condition, payload: i === 0 ? payload : [] })))
+      if (outstanding.length === 0 && options.linger) {
+        this.#lingering = terminalReply({ ...base, condition: end.condition, payload })
+        this.#lingerTimer = this.#timer(() => {
+          this.#lingerTimer = undefined
+          this.#lingering = undefined
+          this.#dispose()
+        }, this.params.inactivity * 1000)
+      }
+    }
+    this.#metrics?.sessionTerminated?.(end)
+    this.#hooks?.terminated?.(end)
+    if (options.closeUpstream) this.#port.close()
+    if (!this.#lingering) this.#dispose()
+  }
+
+  #dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#hooks?.disposed?.()
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────
+
+  /** The one place the state changes. */
+  #setState(next: SessionState): void {
+    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`BOSH session ${this.sid}: ${this.#state} → ${next} is not a transition`)
+    this.#state = next
+  }
+
+  #entry(request: BoshRequest, responder: BoshResponder): Entry {
+    return { rid: request.rid, request, responder, arrivedAt: this.#clock.now() }
+  }
+
+  #timer(callback: () => void, delayMs: number): Timer {
+    return this.#clock.setTimeout(() => this.#run(callback), delayMs)
+  }
+
+  #cancelInactivity(): void {
+    this.#inactivityTimer?.cancel()
+    this.#inactivityTimer = undefined
+  }
+
+  /** §10: the inactivity clock runs only while the CM "has responded to all the requests it has received". */
+  #updateInactivity(): void {
+    if (this.#state === 'terminated') return
+    if (this.#held.size > 0 || this.#window.queuedCount > 0) {
+      this.#cancelInactivity()
+      return
+    }
+    this.#inactivityTimer ??= this.#timer(() => {
+      this.#inactivityTimer = undefined
+      // §10: "terminate the session without informing the client".
+      this.#terminate({ reason: 'inactivity' }, { closeUpstream: true })
+    }, this.#pauseMs ?? this.params.inactivity * 1000)
+  }
+
+  /**
+   * Run one input to completion. Inputs that arrive while another runs (an
+   * adapter calling back synchronously) wait their turn, so each handler
+   * sees a settled state.
+   */
+  #run(task: () => void): void {
+    if (this.#busy) {
+      this.#inbox.push(task)
+      return
+    }
+    this.#busy = true
+    const heldBefore = this.#held.size
+    try {
+      task()
+      for (let next = this.#inbox.shift(); next; next = this.#inbox.shift()) next()
+      this.#updateInactivity()
+    } finally {
+      this.#busy = false
+      const delta = this.#held.size - heldBefore
+      if (delta !== 0) this.#metrics?.heldRequests?.(delta)
+    }
+  }
+}
+
+/** The defined condition inside a <stream:error/>, for logs. */
+function streamErrorName(error: Element): string | undefined {
+  for (const child of error.getChildElements()) {
+    if (child.getNS() === NS.streams && child.getName() !== 'text') return child.getName()
+  }
+  return undefined
+}
