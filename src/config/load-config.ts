@@ -24,7 +24,7 @@ import {
   OPTION_KEYS,
   optionSpec,
 } from './options.js'
-import type { AnyOption, Config, ConfigValues, OptionKey } from './options.js'
+import type { AnyOption, Config, ConfigValues, IntegerOption, OptionKey } from './options.js'
 import { usage } from './usage.js'
 
 export interface ConfigSources {
@@ -59,10 +59,14 @@ function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value)
 }
 
-function fail(key: string, bound: string, raw: unknown, source: string): never {
-  // A problem that already quotes the value (an upstream rule) need not repeat it.
-  const got = bound.includes(show(raw)) ? `from ${source}` : `got ${show(raw)} from ${source}`
+/** `key: bound (got raw from source)`; `quoted` when the bound already shows the value (an upstream rule). */
+function fail(key: string, bound: string, raw: unknown, source: string, quoted = false): never {
+  const got = quoted ? `from ${source}` : `got ${show(raw)} from ${source}`
   throw new ConfigError(key, `${key}: ${bound} (${got})`, source)
+}
+
+function isInteger(n: number, spec: IntegerOption): boolean {
+  return Number.isSafeInteger(n) && n >= spec.min && n <= spec.max && (spec.multipleOf === undefined || n % spec.multipleOf === 0)
 }
 
 /**
@@ -76,9 +80,10 @@ function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, 
   const text = form === 'text'
   switch (spec.kind) {
     case 'integer': {
-      const n =
-        typeof raw === 'number' && !text ? raw : typeof raw === 'string' && text && /^-?[0-9]+$/.test(raw.trim()) ? Number(raw) : NaN
-      if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max || (spec.multipleOf !== undefined && n % spec.multipleOf !== 0)) fail(key, integerBound(spec), raw, source)
+      let n = NaN
+      if (!text && typeof raw === 'number') n = raw
+      if (text && typeof raw === 'string' && /^-?[0-9]+$/.test(raw.trim())) n = Number(raw)
+      if (!isInteger(n, spec)) fail(key, integerBound(spec), raw, source)
       return n
     }
     case 'boolean': {
@@ -100,7 +105,7 @@ function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, 
       if (spec.kind === 'optional-string' && raw === null) return undefined
       if (typeof raw !== 'string') return fail(key, `must be a string: ${spec.allowed}`, raw, source)
       const result = spec.check(raw)
-      if ('problem' in result) fail(key, result.problem, raw, source)
+      if ('problem' in result) fail(key, result.problem, raw, source, result.quotesValue)
       return result.value
     }
     case 'list': {
@@ -112,7 +117,7 @@ function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, 
       for (const item of raw) {
         if (item.trim() === '') fail(key, 'must not have empty items', raw, source)
         const result = spec.check(item.trim())
-        if ('problem' in result) fail(key, result.problem, item, source)
+        if ('problem' in result) fail(key, result.problem, item, source, result.quotesValue)
         if (!items.includes(result.value)) items.push(result.value)
       }
       return items
@@ -217,7 +222,9 @@ function readFlags(argv: readonly string[]): Flags {
       layer.set(key, { value: token.value, source: rawName })
     }
   }
-  for (const [key, setting] of layer) layer.set(key, { value: convert(key, optionSpec(key), setting.value, setting.source, 'text'), source: setting.source })
+  if (!help && !version) {
+    for (const [key, setting] of layer) layer.set(key, { value: convert(key, optionSpec(key), setting.value, setting.source, 'text'), source: setting.source })
+  }
   return { help, version, configPath, layer }
 }
 

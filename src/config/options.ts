@@ -80,8 +80,11 @@ interface OptionCommon {
   readonly description: string
 }
 
-/** A string check: the normalised value, or why it is not acceptable. */
-export type Check = (value: string) => { readonly value: string } | { readonly problem: string }
+/**
+ * A string check: the normalised value, or why it is not acceptable
+ * (`quotesValue` when the problem text already shows the value).
+ */
+export type Check = (value: string) => { readonly value: string } | { readonly problem: string; readonly quotesValue?: boolean }
 
 export interface IntegerOption extends OptionCommon {
   readonly kind: 'integer'
@@ -173,7 +176,7 @@ const checkUpstream: Check = (value) => {
     parseUpstream(value)
     return ok(value.trim())
   } catch (err) {
-    if (err instanceof RoutingError) return problem(err.message)
+    if (err instanceof RoutingError) return { problem: err.message, quotesValue: true }
     throw err
   }
 }

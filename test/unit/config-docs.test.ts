@@ -32,7 +32,7 @@ if (process.env['UPDATE_CONFIG_DOCS'] === '1') {
 
 t.test('the generated sections of docs/configuration.md match the code', async (t) => {
   for (const section of SECTIONS) {
-    t.equal(splice(doc, section.begin, section.end, section.body()).current, section.body(), `${section.end} section is current`)
+    t.equal(splice(doc, section.begin, section.end, section.body()).current, section.body(), `${section.end} section is current (UPDATE_CONFIG_DOCS=1 npx tap test/unit/config-docs.test.ts rewrites it)`)
   }
 })
 

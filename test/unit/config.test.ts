@@ -337,6 +337,7 @@ t.test('--help and --version', async (t) => {
   t.equal(help.action, 'help', '--help skips the environment and the file')
   if (help.action === 'help') t.match(help.text, /^Usage: causeway/)
   t.equal(parseCommandLine(sources(['-h'])).action, 'help')
+  t.equal(parseCommandLine(sources(['--port', 'abc', '--help'])).action, 'help', 'flag values are not checked for --help')
   t.equal(parseCommandLine(sources(['--port', '1', '--version'])).action, 'version')
   const run = parseCommandLine(sources(['--port', '1']))
   t.equal(run.action, 'run')
@@ -353,6 +354,7 @@ t.test('makeConfig: typed values, the same validation', async (t) => {
   t.same(config.allowedOrigin, ['https://a.example'])
   t.equal(makeConfig({ upstreamCaFile: undefined }).upstreamCaFile, undefined)
   configError(t, () => makeConfig({ port: -1 }), 'port', /^port: must be an integer between 0 and 65535 \(got -1 from makeConfig\)$/)
+  configError(t, () => makeConfig({ upstreamConnectTimeoutMs: 1 }), 'upstreamConnectTimeoutMs', 'upstreamConnectTimeoutMs: must be an integer between 100 and 300000 milliseconds (got 1 from makeConfig)')
   configError(t, () => makeConfig({ bogus: 1 } as unknown as Partial<ConfigValues>), 'bogus', /unknown option/)
 })
 

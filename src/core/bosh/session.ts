@@ -350,7 +350,7 @@ export class BoshSession implements UpstreamSink {
     }
     this.#window.accept(entry.rid)
     this.#process(entry, req)
-    while (this.#state !== 'terminated') {
+    while (!this.#ended()) {
       const next = this.#window.takeNext()
       if (!next) break
       if (next.request.kind === 'session') this.#process(next, next.request)
@@ -675,6 +675,11 @@ export class BoshSession implements UpstreamSink {
     this.#hooks?.terminated?.(end)
     if (options.closeUpstream) this.#port.close()
     if (!this.#lingering) this.#dispose()
+  }
+
+  /** Read through a method: handlers called in between may have ended the session. */
+  #ended(): boolean {
+    return this.#state === 'terminated'
   }
 
   #dispose(): void {

@@ -41,7 +41,6 @@ type State = 'awaiting-open' | 'connecting' | 'open' | 'closing' | 'closed'
 const WS_NORMAL = 1000
 const WS_GOING_AWAY = 1001
 const WS_UNSUPPORTED_DATA = 1003
-const WS_POLICY = 1008
 
 export class WebSocketSession implements UpstreamHandler {
   #state: State = 'awaiting-open'
@@ -291,9 +290,12 @@ export class WebSocketSession implements UpstreamHandler {
       this.#upstreamPaused = true
       this.#upstream?.pause()
       this.#drainTimer = setTimeout(() => {
+        // A closing handshake would queue behind the data it is not reading: cut it off.
         this.log.info('client did not drain in time')
+        this.#outcome ??= 'resource-constraint'
         this.#closeUpstreamAbruptly()
-        this.#end(WS_POLICY, 'resource-constraint', 'client not reading')
+        this.#state = 'closed'
+        this.socket.terminate()
       }, this.settings.drainTimeoutMs)
       this.#drainTimer.unref()
     }

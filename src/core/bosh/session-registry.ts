@@ -1,0 +1,183 @@
+/**
+ * Sessions by sid (XEP-0124 §7.2: the SID "MUST be unique within the context
+ * of the connection manager application"), and the gate in front of them:
+ * creation limits, target checks, unknown sids (§17.2 item-not-found) and
+ * shutdown (§17.2 system-shutdown). The entry point for the HTTP adapter.
+ */
+import type { Clock } from '../clock.js'
+import type { BoshCondition } from '../conditions.js'
+import type { IdSource } from '../ids.js'
+import type { BodyParseResult, BoshFailure, BoshRequest, BoshRoute, CreateRequest } from './body.js'
+import { parseBody } from './body.js'
+import type { BoshMetrics, RefusalReason } from './metrics.js'
+import type { SessionParams } from './negotiate.js'
+import { negotiate } from './negotiate.js'
+import type { BoshOptions } from './options.js'
+import type { BoshResponder } from './reply.js'
+import { DEFAULT_CONTENT_TYPE, terminalReply } from './reply.js'
+import { BoshSession } from './session.js'
+import type { UpstreamPort, UpstreamSink } from './upstream-port.js'
+
+/**
+ * A sid as the adapter's IdSource makes it: an optional `NODE.` prefix and a
+ * random part, all URL- and attribute-safe.
+ */
+export const SID_PATTERN = /^[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*$/
+const MAX_SID_LENGTH = 128
+
+/** §17.2 host-unknown / host-gone: what the adapter's routing says about a target. */
+export type TargetVerdict = 'ok' | 'host-unknown' | 'host-gone'
+
+/** What the adapter knows about the HTTP request. */
+export interface RequestContext {
+  /** Client address as the adapter trusts it (socket or proxy header). */
+  readonly ip: string
+}
+
+/** Everything the upstream factory needs to know about the session it serves. */
+export interface UpstreamContext {
+  readonly sid: string
+  readonly params: SessionParams
+  readonly ip: string
+}
+
+export interface RegistryDeps {
+  readonly options: BoshOptions
+  readonly clock: Clock
+  /** Session ids; must be unpredictable in production (§7.2 "opaque, unpredictable"). */
+  readonly ids: IdSource
+  /** Lower-case hex SHA-1, for §15 key sequences. */
+  readonly hash: (input: string) => string
+  /** Build the upstream for a new session; `sink` is the session. */
+  readonly connect: (sink: UpstreamSink, context: UpstreamContext) => UpstreamPort
+  /** Routing policy for 'to' and 'route' (§7.1); absent: every target is accepted. */
+  readonly checkTarget?: (to: string, route: BoshRoute | undefined) => TargetVerdict
+  readonly metrics?: BoshMetrics
+  /** Told of each session as it is created (logging, tracing). */
+  readonly onSessionCreated?: (session: BoshSession, context: RequestContext) => void
+}
+
+export class BoshSessionRegistry {
+  readonly #deps: RegistryDeps
+  readonly #sessions = new Map<string, BoshSession>()
+  readonly #perIp = new Map<string, number>()
+  #shuttingDown = false
+
+  constructor(deps: RegistryDeps) {
+    this.#deps = deps
+  }
+
+  /** Sessions that can still answer (live or holding a last terminal body). */
+  get size(): number {
+    return this.#sessions.size
+  }
+
+  get(sid: string): BoshSession | undefined {
+    return this.#sessions.get(sid)
+  }
+
+  sessionsFrom(ip: string): number {
+    return this.#perIp.get(ip) ?? 0
+  }
+
+  /** Raw request body in, exactly one reply out through `responder`. */
+  handleBody(body: string | Uint8Array, responder: BoshResponder, context: RequestContext): void {
+    this.handleParsed(parseBody(body, { maxBodyBytes: this.#deps.options.maxBodyBytes }), responder, context)
+  }
+
+  handleParsed(result: BodyParseResult, responder: BoshResponder, context: RequestContext): void {
+    if (result.ok) this.handle(result.request, responder, context)
+    else this.handleFailure(result.failure, responder)
+  }
+
+  handle(request: BoshRequest, responder: BoshResponder, context: RequestContext): void {
+    if (request.kind === 'create') {
+      this.#create(request, responder, context)
+      return
+    }
+    const session = this.#sessions.get(request.sid)
+    if (!session) {
+      // §17.2 item-not-found "(1) 'sid' is not valid"; §10: after inactivity "respond as if the session does not exist".
+      this.#refuse(responder, 'unknown-sid', 'item-not-found', false)
+      return
+    }
+    session.handleRequest(request, responder)
+  }
+
+  /** A body that did not parse: the session it names (if any) decides, else a bare terminal reply. */
+  handleFailure(failure: BoshFailure, responder: BoshResponder): void {
+    const session = failure.sid === undefined ? undefined : this.#sessions.get(failure.sid)
+    if (session) {
+      session.reject(failure, responder)
+      return
+    }
+    this.#refuse(responder, 'malformed-body', failure.condition, false)
+  }
+
+  /** §17.2 system-shutdown for every session; new ones are refused the same way. */
+  shutdown(): void {
+    this.#shuttingDown = true
+    for (const session of [...this.#sessions.values()]) session.shutdown()
+  }
+
+  #create(request: CreateRequest, responder: BoshResponder, context: RequestContext): void {
+    const legacy = request.ver === undefined
+    const { options } = this.#deps
+    // §17.2 system-shutdown: "No new sessions can be created."
+    if (this.#shuttingDown) return this.#refuse(responder, 'shutting-down', 'system-shutdown', legacy, request.content)
+    // Capacity is our failing, not the client's: internal-server-error "prevents it from servicing the request".
+    if (this.#sessions.size >= options.maxSessions) return this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
+    // Too many sessions from one address breaks our session rules: policy-violation.
+    if (this.sessionsFrom(context.ip) >= options.maxSessionsPerIp) {
+      return this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
+    }
+    const negotiation = negotiate(request, options)
+    if (!negotiation.ok) return this.#refuse(responder, 'invalid-creation', negotiation.failure.condition, legacy, request.content)
+    const params = negotiation.params
+    // §16.4: a stream we never opened is item-not-found (an empty body's 'stream' is ignored).
+    if (request.stream !== undefined && (request.payload.length > 0 || request.from !== undefined || request.secure !== undefined)) {
+      return this.#refuse(responder, 'invalid-creation', 'item-not-found', legacy, request.content)
+    }
+    const verdict = this.#deps.checkTarget?.(params.to, params.route) ?? 'ok'
+    if (verdict !== 'ok') return this.#refuse(responder, 'target-refused', verdict, legacy, request.content)
+    const sid = this.#newSid()
+    const ip = context.ip
+    const session = new BoshSession({
+      sid,
+      params,
+      options,
+      clock: this.#deps.clock,
+      hash: this.#deps.hash,
+      connect: (sink) => this.#deps.connect(sink, { sid, params, ip }),
+      metrics: this.#deps.metrics,
+      hooks: { disposed: () => this.#forget(sid, ip) },
+    })
+    this.#sessions.set(sid, session)
+    this.#perIp.set(ip, this.sessionsFrom(ip) + 1)
+    this.#deps.metrics?.sessionCreated?.()
+    this.#deps.onSessionCreated?.(session, context)
+    session.start(request, responder)
+  }
+
+  #newSid(): string {
+    // A repeat from a sound 128-bit source never happens; a broken source must not hand out a live sid.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const sid = this.#deps.ids.next()
+      if (sid.length > MAX_SID_LENGTH || !SID_PATTERN.test(sid)) throw new Error(`IdSource produced an unusable sid: ${JSON.stringify(sid)}`)
+      if (!this.#sessions.has(sid)) return sid
+    }
+    throw new Error('IdSource keeps producing sids that are in use')
+  }
+
+  #forget(sid: string, ip: string): void {
+    if (!this.#sessions.delete(sid)) return
+    const count = this.sessionsFrom(ip) - 1
+    if (count > 0) this.#perIp.set(ip, count)
+    else this.#perIp.delete(ip)
+  }
+
+  #refuse(responder: BoshResponder, reason: RefusalReason, condition: BoshCondition, legacy: boolean, contentType?: string): void {
+    this.#deps.metrics?.refused?.(reason, condition)
+    responder.respond(terminalReply({ condition, legacy, contentType: contentType ?? DEFAULT_CONTENT_TYPE }))
+  }
+}
