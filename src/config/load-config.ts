@@ -173,10 +173,18 @@ function readFlags(argv: readonly string[]): Flags {
   }
   for (const [flag, key] of FLAG_TO_KEY) {
     const spec = optionSpec(key)
-    options[flag] = spec.kind === 'boolean' ? { type: 'boolean' } : spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' }
+    if (spec.kind === 'boolean') options[flag] = { type: 'boolean' }
+    else options[flag] = spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' }
   }
   // strict: false so that every mistake gets our own message naming the flag.
-  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, allowNegative: true, tokens: true })
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    allowNegative: true,
+    tokens: true,
+  })
   const knownFlags = [CONFIG_FLAG, '--help', '--version', ...OPTION_KEYS.map(flagName)]
   let help = false
   let version = false
@@ -223,7 +231,9 @@ function readFlags(argv: readonly string[]): Flags {
     }
   }
   if (!help && !version) {
-    for (const [key, setting] of layer) layer.set(key, { value: convert(key, optionSpec(key), setting.value, setting.source, 'text'), source: setting.source })
+    for (const [key, { value, source }] of layer) {
+      layer.set(key, { value: convert(key, optionSpec(key), value, source, 'text'), source })
+    }
   }
   return { help, version, configPath, layer }
 }

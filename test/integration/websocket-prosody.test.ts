@@ -21,7 +21,7 @@ function body(from: string, i: number): string {
 t.test('WebSocket: login, bind, messages, presence, iq, close against Prosody', async (t) => {
   const prosody = await startProsody({ users: [ALICE, BOB] })
   t.teardown(() => prosody.stop())
-  const cw = await startCauseway({ upstream: [`localhost=tcp://127.0.0.1:${prosody.c2sPort}`] })
+  const cw = await startCauseway({ upstream: [`localhost=tcp://127.0.0.1:${prosody.c2sPort}`], logLevel: 'trace' })
   t.teardown(() => cw.stop())
 
   const clients: TestClient[] = []
@@ -78,5 +78,17 @@ t.test('WebSocket: login, bind, messages, presence, iq, close against Prosody', 
     t.match(metrics, /causeway_session_closes_total\{transport="websocket",condition="normal"\} 2/)
     t.match(metrics, /causeway_sessions_open\{transport="websocket"\} 0/)
     t.match(metrics, /causeway_stanzas_total\{transport="websocket",direction="to_upstream"\} \d+/)
+  })
+
+  t.test('even at trace level, no password, SASL payload or message body reaches the logs', async (t) => {
+    const logs = cw.logText()
+    t.ok(logs.length > 1000, 'there are logs to search')
+    t.match(logs, /"stanza":\{"name":"auth","bytes":\d+\}/, 'the SASL <auth/> is logged as a bare summary')
+    for (const secret of [ALICE.password, BOB.password, Buffer.from(`\0bob\0${BOB.password}`).toString('base64'), 'héllo']) {
+      t.notOk(logs.includes(secret), `no trace of ${JSON.stringify(secret.slice(0, 6))}…`)
+    }
+    const lines = cw.logLines()
+    t.ok(lines.every((line) => typeof line.sid === 'string' || !('transport' in line)), 'session lines carry their sid')
+    t.ok(lines.some((line) => line.transport === 'websocket' && typeof line.remote === 'string'), 'and transport and remote address')
   })
 })
