@@ -12,6 +12,7 @@ import type { Logger } from './observability/logger.js'
 import { createLogger } from './observability/logger.js'
 import type { Metrics } from './observability/metrics.js'
 import { createMetrics } from './observability/metrics.js'
+import { SessionLimits } from './http/session-limits.js'
 import { RandomIds } from './system/random-ids.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
@@ -47,6 +48,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const ids = deps.ids ?? new RandomIds(config.nodeId)
   const ca = config.upstreamCaFile === undefined ? undefined : readFileSync(config.upstreamCaFile, 'utf8')
   let accepting = true
+  const sessionLimits = new SessionLimits(config.maxSessions, config.maxSessionsPerIp)
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -78,6 +80,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     log: logger,
     metrics,
     accepting: () => accepting,
+    limits: sessionLimits,
     session: {
       limits,
       pingIntervalMs: config.wsPingIntervalMs,

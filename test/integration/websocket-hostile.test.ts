@@ -177,3 +177,26 @@ function fetchRaw(port: number, request: string): Promise<string> {
     }, 3000).unref()
   })
 }
+
+t.test('session caps: per address 429, in total 503, released on close', async (t) => {
+  const cw = await startCauseway({ upstream: ['localhost=tcp://127.0.0.1:1'], maxSessions: 3, maxSessionsPerIp: 2 })
+  t.teardown(() => cw.stop())
+  const first = await rawClient(cw.wsUrl)
+  const second = await rawClient(cw.wsUrl)
+  const third = await rawClient(cw.wsUrl).catch((e: { statusCode?: number }) => e)
+  t.equal((third as { statusCode?: number }).statusCode, 429, 'a third session from one address → 429')
+  first.socket.close()
+  await first.closed
+  await new Promise((r) => setTimeout(r, 50))
+  const again = await rawClient(cw.wsUrl)
+  t.equal(again.socket.readyState, again.socket.OPEN, 'the slot came back when the first closed')
+  second.socket.close()
+  again.socket.close()
+
+  const small = await startCauseway({ upstream: ['localhost=tcp://127.0.0.1:1'], maxSessions: 1, maxSessionsPerIp: 1 })
+  t.teardown(() => small.stop())
+  const only = await rawClient(small.wsUrl)
+  const over = await rawClient(small.wsUrl).catch((e: { statusCode?: number }) => e)
+  t.equal((over as { statusCode?: number }).statusCode, 503, 'beyond the server total → 503')
+  only.socket.close()
+})

@@ -7,6 +7,7 @@ import websocketPlugin from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import type { IdSource } from '../../core/ids.js'
 import { originAllowed } from '../../http/origin-policy.js'
+import type { SessionLimits } from '../../http/session-limits.js'
 import type { Logger } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { WebSocketSession } from './websocket-session.js'
@@ -24,6 +25,8 @@ export interface WebSocketRouteOptions {
   readonly metrics: Metrics
   /** False while the server drains: new sessions are refused. */
   readonly accepting: () => boolean
+  /** Shared with BOSH: total and per-address session caps. */
+  readonly limits: SessionLimits
 }
 
 export interface WebSocketTransport {
@@ -78,6 +81,14 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       if (!options.accepting()) {
         return refuse(reply, 503, 'draining', 'Server is shutting down', { 'retry-after': '5' })
       }
+      const admission = options.limits.admit(request.ip)
+      if (!admission.ok) {
+        return admission.reason === 'max-sessions'
+          ? refuse(reply, 503, admission.reason, 'Too many sessions on this server', { 'retry-after': '30' })
+          : refuse(reply, 429, admission.reason, 'Too many sessions from this address', { 'retry-after': '30' })
+      }
+      // A WebSocket session lives exactly as long as its TCP connection.
+      request.raw.socket.once('close', admission.release)
     },
     handler: async (_request, reply) => {
       // A plain GET on the WebSocket URL: say what lives here.

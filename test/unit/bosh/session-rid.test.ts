@@ -72,10 +72,8 @@ t.test('XEP-0124 §14.3: the creation response is cached too', async (t) => {
 
 t.test('XEP-0124 §14.3: a repeated rid older than the cache is item-not-found', async (t) => {
   const h = opened()
-  h.send(`rid='101'`)
-  h.send(`rid='102'`) // releases 101
-  h.send(`rid='103'`) // releases 102; cache holds 102 and 101? requests=2 → 101, 102
-  h.send(`rid='104'`) // releases 103; cache now 102, 103
+  for (const rid of [101, 102, 103, 104]) h.send(`rid='${rid}'`, MSG(rid)) // each releases the one before
+  // The cache holds requests(2) responses: 102 and 103.
   const stale = h.send(`rid='101'`, '', 'rid=101 again')
   t.equal(stale.body, `${BODY} type='terminate' condition='item-not-found'/>`)
   t.same(h.ends, [{ reason: 'response-unavailable', condition: 'item-not-found', text: 'no buffered response for rid 101' }])
