@@ -13,6 +13,7 @@ import { startProsody } from '../helpers/prosody.js'
 import { startCauseway } from '../helpers/causeway.js'
 import { connectClient } from '../helpers/xmpp-client.js'
 import { OPEN, rawClient } from '../helpers/ws-client.js'
+import { freePort } from '../helpers/ports.js'
 
 const ALICE = { username: 'alice', password: 'alice-secret-1' }
 
@@ -43,6 +44,22 @@ t.test('upstream STARTTLS', async (t) => {
       t.equal(alice.jid, 'alice@localhost/test', `${scheme}: login over upstream TLS`)
       await alice.stop()
     }
+  })
+
+  t.test('tls:// is direct TLS (XEP-0368), verified the same way', async (t) => {
+    const port = await freePort()
+    const prosody = await startProsody({
+      users: [ALICE],
+      tls: { ...certs.good, require: true },
+      extraConfig: `c2s_direct_tls_ports = { ${port} }\nc2s_direct_tls_interfaces = { "127.0.0.1" }`,
+    })
+    t.teardown(() => prosody.stop())
+    const cw = await startCauseway({ upstream: [`localhost=tls://127.0.0.1:${port}`], upstreamCaFile: certs.ca.caCertPath })
+    t.teardown(() => cw.stop())
+    const alice = await connectClient({ service: cw.wsUrl, ...ALICE, mechanism: 'SCRAM-SHA-1' })
+    t.equal(alice.jid, 'alice@localhost/test', 'login over direct TLS')
+    await alice.stop()
+    t.match(prosody.logs(), new RegExp(`Client connected|secure`), 'Prosody saw the client')
   })
 
   t.test('without the test CA configured, the system store does not trust it', async (t) => {
