@@ -21,6 +21,8 @@ export type EndReason =
   | 'pause-too-long'
   /** §14.2: rid above the window. */
   | 'rid-out-of-window'
+  /** §14.2: requests queued behind a rid that never arrived (within wait + inactivity). */
+  | 'rid-gap'
   /** §14.3: repeated rid whose response is no longer buffered. */
   | 'response-unavailable'
   /** §15.4: key does not hash to the previous one. */

@@ -210,11 +210,6 @@ export class BoshSession implements UpstreamSink {
         case 'restarting':
           break
       }
-      // §15.1: keys exist so injected requests cannot end the session; an unkeyed, unparsable one must not either.
-      if (this.#key !== undefined) {
-        responder.respond(reply)
-        return
-      }
       this.#terminate(
         { reason: 'bad-request', condition: failure.condition, text: failure.text },
         { trigger: { rid: Number.POSITIVE_INFINITY, responder }, closeUpstream: true },
@@ -325,7 +320,10 @@ export class BoshSession implements UpstreamSink {
         return
       case 'queued': {
         const displaced = this.#window.replace(entry.rid, entry)
-        if (displaced) this.#answerDisplaced(displaced.responder)
+        if (displaced) {
+          entry.waitTimer = displaced.waitTimer
+          this.#answerDisplaced(displaced.responder)
+        }
         return
       }
       case 'next':
@@ -346,6 +344,10 @@ export class BoshSession implements UpstreamSink {
     }
     if (place === 'ahead') {
       this.#window.enqueue(entry.rid, entry)
+      // A gap nobody fills would hold these requests forever; the client resends a lost
+      // request within about 'wait' (§14.3), so allow that and the inactivity period.
+      const rid = entry.rid
+      entry.waitTimer = this.#timer(() => this.#gapExpired(rid), (this.params.wait + this.params.inactivity) * 1000)
       return
     }
     this.#window.accept(entry.rid)
@@ -353,8 +355,19 @@ export class BoshSession implements UpstreamSink {
     while (!this.#ended()) {
       const next = this.#window.takeNext()
       if (!next) break
+      next.waitTimer?.cancel()
+      next.waitTimer = undefined
       if (next.request.kind === 'session') this.#process(next, next.request)
     }
+  }
+
+  /** Requests queued behind a rid that never came cannot be answered in order (§14.2): the session ends. */
+  #gapExpired(rid: number): void {
+    if (this.#window.classify(rid) !== 'queued') return
+    this.#terminate(
+      { reason: 'rid-gap', condition: 'item-not-found', text: `rid ${this.#window.last + 1} never arrived` },
+      { closeUpstream: true },
+    )
   }
 
   /** §14.3: a rid already received. */

@@ -99,3 +99,23 @@ t.test('XEP-0124 §14.2: a repeat of a queued request replaces it; it is process
   t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>', '<message xmlns="jabber:client" id="m102"/>'])
   t.equal(copy.answered, false, 'held in place of the original')
 })
+
+t.test('XEP-0124 §14.2: requests queued behind a rid that never arrives end the session after wait + inactivity', async (t) => {
+  const h = opened({ preAuthTimeoutMs: 3_600_000 })
+  const r102 = h.send(`rid='102'`, MSG(102))
+  h.clock.advance(89_999) // wait 30 s + inactivity 60 s
+  t.equal(h.session.state, 'open')
+  h.clock.advance(1)
+  t.equal(r102.body, `${BODY} type='terminate' condition='item-not-found'/>`)
+  t.same(h.upstream.sent, [], 'never processed out of order')
+  t.same(h.ends, [{ reason: 'rid-gap', condition: 'item-not-found', text: 'rid 101 never arrived' }])
+})
+
+t.test('XEP-0124 §14.2: the gap timer stops once the gap fills', async (t) => {
+  const h = opened({ preAuthTimeoutMs: 3_600_000 })
+  h.send(`rid='102'`, MSG(102))
+  h.clock.advance(10_000)
+  h.send(`rid='101'`, MSG(101))
+  h.clock.advance(80_000)
+  t.equal(h.ends.length, 0, 'no rid-gap')
+})

@@ -34,9 +34,9 @@ t.test('XEP-0206 §7: an upstream <stream:error/> is remote-stream-error, queued
   const h = opened()
   h.clock.advance(30_000) // nothing held
   h.fromServer(`<message id='last'/>`)
-  const r101 = h.send(`rid='101'`, '', 'rid=101 (gets the message)')
-  const r102 = h.send(`rid='102'`)
-  h.fromServer(`<presence id='p'/>`) // answers 102? no: 101 was answered; 102 is held and gets it
+  const r101 = h.send(`rid='101'`) // answered at once with the waiting message
+  const r102 = h.send(`rid='102'`) // held
+  h.fromServer(`<presence id='p'/>`)
   t.equal(r101.body, `${BODY}><message id="last" xmlns="jabber:client"/></body>`)
   t.equal(r102.body, `${BODY}><presence id="p" xmlns="jabber:client"/></body>`)
   h.clock.advance(2_000)
