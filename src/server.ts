@@ -15,6 +15,12 @@ import { createMetrics } from './observability/metrics.js'
 import { SessionLimits } from './http/session-limits.js'
 import { RandomIds } from './system/random-ids.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
+import { registerBoshRoute } from './transports/bosh/bosh-route.js'
+import type { BoshTransport } from './transports/bosh/bosh-route.js'
+import { resolveBoshOptions } from './core/bosh/options.js'
+import type { BoshOptions } from './core/bosh/options.js'
+import type { Clock } from './core/clock.js'
+import { systemClock } from './system/system-clock.js'
 import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
 import { VERSION } from './version.js'
 
@@ -22,12 +28,14 @@ export interface ServerDeps {
   readonly logger?: Logger
   readonly metrics?: Metrics
   readonly ids?: IdSource
+  readonly clock?: Clock
 }
 
 export interface Causeway {
   readonly app: FastifyInstance
   readonly metrics: Metrics
   readonly websocket: WebSocketTransport
+  readonly bosh: BoshTransport
   /** Stop accepting, end every session politely, close the listener. Bounded by shutdownTimeoutMs. */
   shutdown(): Promise<void>
 }
@@ -40,6 +48,24 @@ export function xmlLimits(config: Config): XmlLimits {
     maxAttributeValueBytes: config.maxAttributeValueBytes,
     maxNameBytes: 256,
   }
+}
+
+export function boshOptions(config: Config): BoshOptions {
+  return resolveBoshOptions({
+    maxWaitSeconds: config.boshMaxWaitMs / 1000,
+    defaultWaitSeconds: config.boshMaxWaitMs / 1000,
+    maxHold: config.boshMaxHold,
+    maxRequests: config.boshMaxRequests,
+    inactivitySeconds: config.boshInactivityMs / 1000,
+    maxPauseSeconds: config.boshMaxPauseMs / 1000,
+    pollingSeconds: config.boshPollingMs / 1000,
+    coalesceMs: config.boshCoalesceMs,
+    maxBodyBytes: config.boshMaxBodyBytes,
+    maxPendingBytes: config.writeBufferHighWaterBytes,
+    preAuthTimeoutMs: config.preAuthTimeoutMs,
+    maxSessions: config.maxSessions,
+    maxSessionsPerIp: config.maxSessionsPerIp,
+  })
 }
 
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<Causeway> {
@@ -55,9 +81,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     // Per-request lines would drown the per-session logs (BOSH is one request per poll).
     logController: new LogController({ disableRequestLogging: true }),
     // A held BOSH request may legitimately wait boshMaxWaitMs: never cut it ourselves.
-    requestTimeout: config.boshMaxWaitMs + 30_000,
-    keepAliveTimeout: config.boshMaxWaitMs + 30_000,
+    // Node's requestTimeout covers receiving the request only (a held response
+    // is not cut by it), so a slow-body client is dropped within seconds…
+    requestTimeout: 10_000,
+    // …while an idle socket under a held BOSH request must outlive boshMaxWaitMs.
     connectionTimeout: config.boshMaxWaitMs + 30_000,
+    keepAliveTimeout: config.boshMaxWaitMs + 10_000,
     bodyLimit: config.boshMaxBodyBytes,
     trustProxy: false,
     return503OnClosing: true,
@@ -99,11 +128,35 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     },
   })
 
+  const upstreamSettings = {
+    tls: ca === undefined ? {} : { ca },
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    limits,
+    highWaterBytes: config.writeBufferHighWaterBytes,
+    drainTimeoutMs: config.drainTimeoutMs,
+    closeTimeoutMs: config.wsCloseTimeoutMs,
+  }
+  const bosh = await registerBoshRoute(app, {
+    path: config.boshPath,
+    options: boshOptions(config),
+    allowedOrigins: config.allowedOrigin,
+    corsMaxAgeSeconds: config.corsMaxAgeSeconds,
+    corsAllowCredentials: config.corsAllowCredentials,
+    upstream: { route: (domain) => config.upstream.resolve(domain), upstream: upstreamSettings },
+    clock: deps.clock ?? systemClock,
+    ids,
+    log: logger,
+    metrics,
+    admit: (ip) => sessionLimits.admit(ip),
+    version: VERSION,
+  })
+
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       accepting = false
-      logger.info({ sessions: websocket.sessions.size }, 'shutting down')
+      logger.info({ websocket: websocket.sessions.size, bosh: bosh.registry.size }, 'shutting down')
+      bosh.shutdown()
       const drained = websocket.shutdown()
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())
       await Promise.race([drained, deadline])
@@ -113,5 +166,5 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return shuttingDown
   }
 
-  return { app, metrics, websocket, shutdown }
+  return { app, metrics, websocket, bosh, shutdown }
 }

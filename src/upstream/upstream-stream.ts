@@ -85,6 +85,11 @@ export class UpstreamStream {
     return this.#state
   }
 
+  /** Whether the link to the server is encrypted (direct TLS or after STARTTLS). */
+  get secure(): boolean {
+    return this.#secure
+  }
+
   /** Bytes accepted by `send` but not yet handed to the kernel. */
   get bufferedBytes(): number {
     return (this.#socket?.writableLength ?? 0) + this.#earlyBytes

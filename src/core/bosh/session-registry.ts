@@ -55,12 +55,23 @@ export interface RegistryDeps {
   readonly metrics?: BoshMetrics
   /** Told of each session as it is created (logging, tracing). */
   readonly onSessionCreated?: (session: BoshSession, context: RequestContext) => void
+  /**
+   * Session caps shared with other transports. When given, it replaces the
+   * registry's own maxSessions / maxSessionsPerIp counting; `release` is
+   * called once when the session is forgotten.
+   */
+  readonly admit?: (ip: string) => Admission
 }
+
+export type Admission =
+  | { readonly ok: true; release(): void }
+  | { readonly ok: false; readonly reason: 'max-sessions' | 'max-sessions-per-ip' }
 
 export class BoshSessionRegistry {
   readonly #deps: RegistryDeps
   readonly #sessions = new Map<string, BoshSession>()
   readonly #perIp = new Map<string, number>()
+  readonly #releases = new Map<string, () => void>()
   #shuttingDown = false
 
   constructor(deps: RegistryDeps) {
@@ -125,12 +136,11 @@ export class BoshSessionRegistry {
     const { options } = this.#deps
     // §17.2 system-shutdown: "No new sessions can be created."
     if (this.#shuttingDown) return this.#refuse(responder, 'shutting-down', 'system-shutdown', legacy, request.content)
+    const full = this.#deps.admit ? undefined : this.#capacity(context.ip)
     // Capacity is our failing, not the client's: internal-server-error "prevents it from servicing the request".
-    if (this.#sessions.size >= options.maxSessions) return this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
+    if (full === 'max-sessions') return this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
     // Too many sessions from one address breaks our session rules: policy-violation.
-    if (this.sessionsFrom(context.ip) >= options.maxSessionsPerIp) {
-      return this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
-    }
+    if (full === 'max-sessions-per-ip') return this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
     const negotiation = negotiate(request, options)
     if (!negotiation.ok) return this.#refuse(responder, 'invalid-creation', negotiation.failure.condition, legacy, request.content)
     const params = negotiation.params
@@ -140,8 +150,15 @@ export class BoshSessionRegistry {
     }
     const verdict = this.#deps.checkTarget?.(params.to, params.route) ?? 'ok'
     if (verdict !== 'ok') return this.#refuse(responder, 'target-refused', verdict, legacy, request.content)
+    const admission = this.#deps.admit?.(context.ip)
+    if (admission && !admission.ok) {
+      return admission.reason === 'max-sessions'
+        ? this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
+        : this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
+    }
     const sid = this.#newSid()
     const ip = context.ip
+    if (admission) this.#releases.set(sid, admission.release)
     const session = new BoshSession({
       sid,
       params,
@@ -169,8 +186,16 @@ export class BoshSessionRegistry {
     throw new Error('IdSource keeps producing sids that are in use')
   }
 
+  #capacity(ip: string): 'max-sessions' | 'max-sessions-per-ip' | undefined {
+    if (this.#sessions.size >= this.#deps.options.maxSessions) return 'max-sessions'
+    if (this.sessionsFrom(ip) >= this.#deps.options.maxSessionsPerIp) return 'max-sessions-per-ip'
+    return undefined
+  }
+
   #forget(sid: string, ip: string): void {
     if (!this.#sessions.delete(sid)) return
+    this.#releases.get(sid)?.()
+    this.#releases.delete(sid)
     const count = this.sessionsFrom(ip) - 1
     if (count > 0) this.#perIp.set(ip, count)
     else this.#perIp.delete(ip)

@@ -1,0 +1,180 @@
+/**
+ * BOSH over HTTP (XEP-0124 §5, XEP-0206): a thin fastify adapter around the
+ * pure session registry. Here: CORS, content types, body size, the GET
+ * page, and turning a BoshReply into an HTTP response. Nothing else.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Clock } from '../../core/clock.js'
+import type { IdSource } from '../../core/ids.js'
+import type { BoshOptions } from '../../core/bosh/options.js'
+import type { BoshReply } from '../../core/bosh/reply.js'
+import { terminalReply } from '../../core/bosh/reply.js'
+import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
+import type { Admission } from '../../core/bosh/session-registry.js'
+import type { BoshMetrics } from '../../core/bosh/metrics.js'
+import { originAllowed } from '../../http/origin-policy.js'
+import type { Logger } from '../../observability/logger.js'
+import type { Metrics } from '../../observability/metrics.js'
+import { escapeXML } from 'ltx'
+import { BoshUpstream } from './bosh-upstream.js'
+import type { BoshUpstreamSettings } from './bosh-upstream.js'
+
+export interface BoshRouteOptions {
+  readonly path: string
+  readonly options: BoshOptions
+  readonly allowedOrigins: readonly string[]
+  readonly corsMaxAgeSeconds: number
+  readonly corsAllowCredentials: boolean
+  readonly upstream: BoshUpstreamSettings
+  readonly clock: Clock
+  readonly ids: IdSource
+  readonly log: Logger
+  readonly metrics: Metrics
+  readonly admit: (ip: string) => Admission
+  readonly version: string
+}
+
+export interface BoshTransport {
+  readonly registry: BoshSessionRegistry
+  /** system-shutdown to every session (XEP-0124 §17.2). */
+  shutdown(): void
+}
+
+function sha1Hex(input: string): string {
+  return createHash('sha1').update(input).digest('hex')
+}
+
+function boshMetrics(metrics: Metrics): BoshMetrics {
+  return {
+    heldRequests: (delta) => metrics.boshHeldRequests.inc(delta),
+    retransmission: () => metrics.boshRetransmissions.inc(),
+    sessionCreated: () => {
+      metrics.sessionsOpen.inc({ transport: 'bosh' })
+      metrics.sessionsTotal.inc({ transport: 'bosh' })
+    },
+    sessionTerminated: (end) => {
+      metrics.sessionsOpen.dec({ transport: 'bosh' })
+      metrics.closes.inc({ transport: 'bosh', condition: end.condition ?? 'normal' })
+    },
+    refused: (reason) => metrics.refusals.inc({ transport: 'bosh', reason }),
+  }
+}
+
+export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOptions): Promise<BoshTransport> {
+  const { log, metrics } = route
+  const registry = new BoshSessionRegistry({
+    options: route.options,
+    clock: route.clock,
+    ids: route.ids,
+    hash: sha1Hex,
+    admit: route.admit,
+    metrics: boshMetrics(metrics),
+    // XEP-0124 §7.1: 'route' never chooses the upstream; configuration does.
+    checkTarget: (to, proposed) => {
+      const routed = route.upstream.route(to)
+      if (!routed.ok) return 'host-unknown'
+      if (proposed === undefined) return 'ok'
+      const target = routed.target
+      const agrees = target.kind !== 'srv' && proposed.host.toLowerCase() === target.host.toLowerCase() && (proposed.port === undefined || proposed.port === target.port)
+      return agrees ? 'ok' : 'host-unknown'
+    },
+    connect: (sink, context) => {
+      const sessionLog = log.child({ sid: context.sid, transport: 'bosh', remote: context.ip })
+      sessionLog.debug({ to: context.params.to, wait: context.params.wait, hold: context.params.hold }, 'bosh session created')
+      return new BoshUpstream(sink, route.upstream, sessionLog, metrics)
+    },
+  })
+
+  const corsHeaders = (request: FastifyRequest): Record<string, string> | undefined => {
+    const origin = request.headers.origin
+    if (origin === undefined) return {}
+    if (!originAllowed(origin, route.allowedOrigins)) return undefined
+    return {
+      'access-control-allow-origin': origin,
+      vary: 'Origin',
+      ...(route.corsAllowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+    }
+  }
+
+  const refuseOrigin = (reply: FastifyReply) => {
+    metrics.refusals.inc({ transport: 'bosh', reason: 'origin' })
+    return reply.code(403).header('content-type', 'text/plain; charset=utf-8').header('vary', 'Origin').send('Origin not allowed\n')
+  }
+
+  const send = (reply: FastifyReply, cors: Record<string, string>, answer: BoshReply) => {
+    if (reply.sent) return
+    reply.headers({ ...cors, 'cache-control': 'no-store' })
+    if (answer.status === 200) {
+      reply.code(200).header('content-type', answer.contentType).send(answer.body)
+    } else {
+      // XEP-0124 §17.1: pre-1.6 clients get a bare HTTP status.
+      reply.code(answer.status).header('content-type', answer.contentType).send('')
+    }
+  }
+
+  await app.register(async (scope) => {
+    // XEP-0124 §5: the body is XML whatever the Content-Type says (Strophe may send text/plain to dodge preflights).
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: route.options.maxBodyBytes }, (_request, body, done) => done(null, body))
+
+    const post = async (request: FastifyRequest, reply: FastifyReply) => {
+      const cors = corsHeaders(request)
+      if (!cors) return refuseOrigin(reply)
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      registry.handleBody(body, { respond: (answer) => send(reply, cors, answer) }, { ip: request.ip })
+      return reply
+    }
+
+    const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
+      const cors = corsHeaders(request)
+      if (!cors) return refuseOrigin(reply)
+      return reply
+        .code(204)
+        .headers({
+          ...cors,
+          'access-control-allow-methods': 'POST, GET, OPTIONS',
+          'access-control-allow-headers': 'Content-Type',
+          'access-control-max-age': String(route.corsMaxAgeSeconds),
+        })
+        .send()
+    }
+
+    const page = async (request: FastifyRequest, reply: FastifyReply) => {
+      const cors = corsHeaders(request) ?? {}
+      return reply
+        .headers({ ...cors, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .send(
+          `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Causeway BOSH</title></head><body>` +
+            `<h1>Causeway BOSH endpoint</h1><p>This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206). ` +
+            `Point an XMPP client (Strophe.js, Converse.js, xmpp.js) at this URL; it speaks POST, not GET.</p>` +
+            `<p>Causeway ${escapeXML(route.version)}</p></body></html>\n`,
+        )
+    }
+
+    const paths = route.path.endsWith('/') ? [route.path, route.path.slice(0, -1)] : [route.path, `${route.path}/`]
+    for (const url of paths.filter((p) => p.length > 0)) {
+      scope.post(url, post)
+      scope.options(url, preflight)
+      scope.get(url, page)
+    }
+
+    // Oversized and malformed HTTP bodies are still answered in BOSH terms where we can.
+    scope.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      const cors = corsHeaders(request) ?? {}
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) {
+        // Cut before parsing; answered in BOSH terms (§17.2 policy-violation) so clients stop, not retry.
+        metrics.refusals.inc({ transport: 'bosh', reason: 'body-too-large' })
+        send(reply, cors, terminalReply({ condition: 'policy-violation' }))
+        return reply
+      }
+      log.warn({ err: error.message, code: error.code }, 'bosh request failed')
+      return reply.code(error.statusCode ?? 500).headers({ ...cors, 'content-type': 'text/plain; charset=utf-8' }).send('Bad request\n')
+    })
+  })
+
+  return {
+    registry,
+    shutdown: () => registry.shutdown(),
+  }
+}
