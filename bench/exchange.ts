@@ -68,7 +68,7 @@ interface SenderState {
   acked: number
   highest: number
   readonly seen: Uint8Array
-  /** Stagger for paced sending, in messages (0 ≤ offset < 1). */
+  /** Stagger for paced sending, in messages (0 < offset < 1): sender s starts (1 − offset) intervals in. */
   readonly offset: number
 }
 
@@ -100,7 +100,7 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     acked: 0,
     highest: -1,
     seen: new Uint8Array(perSender),
-    offset: s / senderCount,
+    offset: (s + 0.5) / senderCount,
   }))
   const latencies = new Float64Array(expected)
   const samples: string[] = []
@@ -130,9 +130,10 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
   const pump = (s: number, now: number): void => {
     const st = senders[s]!
     while (st.sent < perSender && st.sent - st.acked < window) {
-      if (pacedPerSenderPerMs !== undefined && st.sent >= Math.floor((now - start) * pacedPerSenderPerMs + st.offset) + 1) return
+      if (pacedPerSenderPerMs !== undefined && st.sent >= Math.floor((now - start) * pacedPerSenderPerMs + st.offset)) return
       const seq = st.sent++
       totalSent++
+      lastProgress = now
       st.from.send(`<message to='${st.toJid}' type='chat' id='${tag}-${s}-${seq}'><body>${bodyFor(s, seq, now)}</body></message>`)
       now = performance.now()
     }
@@ -268,7 +269,6 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
         if (senders[s]!.sent < perSender) pending = true
       }
       if (!pending && ticker) clearInterval(ticker)
-      lastProgress = Math.max(lastProgress, now - (pending ? 0 : Infinity))
     }, 2)
   }
   return done

@@ -140,11 +140,11 @@ class TcpTransport implements Transport {
   }
 
   closeStream(): void {
-    if (this.socket.writable) this.socket.end('</stream:stream>')
+    // RFC 6120 §4.4: send the close tag, then wait for the peer's before ending the connection.
+    if (this.socket.writable) this.socket.write('</stream:stream>')
   }
 
   finish(): void {
-    // The server closes its side after its </stream:stream>; ours was ended with our own.
     if (this.socket.writable) this.socket.end()
   }
 

@@ -43,6 +43,7 @@ function offeredProtocols(request: FastifyRequest): string[] {
 
 export async function registerWebSocketRoute(app: FastifyInstance, options: WebSocketRouteOptions): Promise<WebSocketTransport> {
   const sessions = new Set<WebSocketSession>()
+  const releases = new WeakMap<object, () => void>()
   const { metrics } = options
 
   await app.register(websocketPlugin, {
@@ -68,7 +69,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     preValidation: async (request, reply) => {
       if (!request.ws) return
       const version = request.headers['sec-websocket-version']
-      if (version !== '13') {
+      if (String(version) !== '13') {
         // RFC 6455 §4.4: tell a hixie-76 or old hybi client which version we speak.
         return refuse(reply, 426, 'version', 'Only WebSocket version 13 (RFC 6455) is supported', { 'sec-websocket-version': '13' })
       }
@@ -87,8 +88,10 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
           ? refuse(reply, 503, admission.reason, 'Too many sessions on this server', { 'retry-after': '30' })
           : refuse(reply, 429, admission.reason, 'Too many sessions from this address', { 'retry-after': '30' })
       }
-      // A WebSocket session lives exactly as long as its TCP connection.
-      request.raw.socket.once('close', admission.release)
+      // A WebSocket session lives exactly as long as its TCP connection
+      // (injected test requests have no raw socket: the WebSocket close releases them).
+      request.raw.socket?.once('close', admission.release)
+      releases.set(request.raw, admission.release)
     },
     handler: async (_request, reply) => {
       // A plain GET on the WebSocket URL: say what lives here.
@@ -100,6 +103,8 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const id = options.ids.next()
       const log = options.log.child({ sid: id, transport: 'websocket', remote: request.ip })
+      const release = releases.get(request.raw)
+      if (release) socket.once('close', release)
       const session = new WebSocketSession(socket, options.session, log, metrics)
       sessions.add(session)
       void session.done.then(() => sessions.delete(session))

@@ -1,0 +1,122 @@
+/**
+ * Causeway as an operator runs it: its own process, so its memory and CPU
+ * are measured apart from the load generator's.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { freePort } from '../test/helpers/ports.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = fileURLToPath(new URL('../src/bin/causeway.ts', import.meta.url))
+const MAX_OUTPUT = 64 * 1024
+
+export interface CausewayProcess {
+  readonly pid: number
+  readonly port: number
+  readonly wsUrl: string
+  /** How it was started, for the report. */
+  readonly command: string
+  /** Undefined while it runs. */
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined
+  output(): string
+  /** The Prometheus text from /metrics. */
+  metrics(): Promise<string>
+  /** SIGTERM, wait (SIGKILL after `timeoutMs`); resolves with the exit status. */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+export interface CausewayProcessOptions {
+  readonly upstreamPort: number
+  /** Sessions the benchmark will open: the session caps are raised to allow them. */
+  readonly sessions: number
+  /** A built entry point (e.g. dist/bin/causeway.js) to run with plain node instead of src/bin/causeway.ts under tsx. */
+  readonly entry?: string | undefined
+  readonly startTimeoutMs?: number
+}
+
+export async function startCausewayProcess(options: CausewayProcessOptions): Promise<CausewayProcess> {
+  const port = await freePort()
+  const cap = String(Math.max(options.sessions + 16, 50))
+  const args = [
+    '--host', '127.0.0.1',
+    '--port', String(port),
+    '--upstream', `localhost=tcp://127.0.0.1:${options.upstreamPort}`,
+    '--log-level', 'warn',
+    '--max-sessions', String(Math.max(Number(cap), 10000)),
+    '--max-sessions-per-ip', cap,
+  ]
+  const nodeArgs = options.entry === undefined ? ['--import', 'tsx', BIN, ...args] : [options.entry, ...args]
+  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+  live.add(child)
+  let output = ''
+  const capture = (chunk: Buffer) => {
+    output += chunk.toString()
+    if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT)
+  }
+  child.stdout.on('data', capture)
+  child.stderr.on('data', capture)
+  let status: { code: number | null; signal: NodeJS.Signals | null } | undefined
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      status = { code, signal }
+      live.delete(child)
+      resolve(status)
+    })
+    child.once('error', (error) => {
+      capture(Buffer.from(`spawn failed: ${error.message}\n`))
+      status = { code: null, signal: null }
+      live.delete(child)
+      resolve(status)
+    })
+  })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
+  for (;;) {
+    if (status) throw new Error(`causeway exited during start-up (code ${String(status.code)}, signal ${String(status.signal)}):\n${output}`)
+    try {
+      const response = await fetch(`${base}/healthz`)
+      if (response.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`causeway did not answer /healthz within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+
+  const shown = nodeArgs.map((a) => (a === BIN ? 'src/bin/causeway.ts' : a))
+  return {
+    pid: child.pid!,
+    port,
+    wsUrl: `ws://127.0.0.1:${port}/xmpp-websocket`,
+    command: `node ${shown.join(' ')}`,
+    exitStatus: () => status,
+    output: () => output,
+    metrics: async () => await (await fetch(`${base}/metrics`)).text(),
+    stop: async (timeoutMs = 15_000) => {
+      if (status) return status
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      const result = await exited
+      clearTimeout(timer)
+      return result
+    },
+  }
+}
+
+/** One sample's value from Prometheus text, e.g. metric(text, 'causeway_sessions_open{transport="websocket"}'). */
+export function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1))
+  }
+  return undefined
+}

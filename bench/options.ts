@@ -1,0 +1,134 @@
+/**
+ * Benchmark settings: defaults, then BENCH_* environment variables, then
+ * command-line flags (`npm run bench -- --pairs 200`). Bad values are errors.
+ */
+
+export interface BenchOptions {
+  readonly quick: boolean
+  /** Pairs of sessions; each pair is two users, so 2 × pairs sessions per path. */
+  readonly pairs: number
+  /** Messages each session sends to its partner, per run (so 2 × pairs × messages per run). */
+  readonly messages: number
+  /** Body length in bytes (ASCII); the sequence/timestamp header counts towards it. */
+  readonly size: number
+  /** Messages in flight (sent, not yet received) per sending session. */
+  readonly window: number
+  /** Aggregate rate of the paced run, messages/s; 0 skips the paced run. */
+  readonly rate: number
+  /** Length of the paced run, seconds. */
+  readonly pacedSeconds: number
+  /** Concurrent logins while opening sessions. */
+  readonly loginConcurrency: number
+  /** Nothing sent or delivered for this long ends a run (the rest counts as lost). */
+  readonly stallMs: number
+  /** Whole benchmark bound; reaching it is a failure (something hung). */
+  readonly timeoutSeconds: number
+  /** Run Causeway from a built entry point with plain node instead of src/ under tsx. */
+  readonly causewayEntry: string | undefined
+  /** Which paths to run. */
+  readonly paths: ReadonlyArray<'tcp' | 'ws'>
+  /**
+   * Leave Nagle's algorithm on for Prosody's sockets (its default). Off by default here: with it on, Prosody's
+   * small writes wait for the client's delayed ACK, adding up to ~40 ms that belong to neither path.
+   */
+  readonly prosodyNagle: boolean
+}
+
+interface Spec {
+  readonly key: Exclude<keyof BenchOptions, 'quick' | 'causewayEntry' | 'paths' | 'prosodyNagle'>
+  readonly flag: string
+  readonly env: string
+  readonly min: number
+  readonly max: number
+  readonly normal: number
+  readonly quick: number
+  readonly help: string
+}
+
+const SPECS: readonly Spec[] = [
+  { key: 'pairs', flag: '--pairs', env: 'BENCH_PAIRS', min: 1, max: 1000, normal: 50, quick: 10, help: 'pairs of sessions (2 users each)' },
+  { key: 'messages', flag: '--messages', env: 'BENCH_MESSAGES', min: 1, max: 100_000, normal: 200, quick: 100, help: 'messages per session and direction in the throughput run' },
+  { key: 'size', flag: '--size', env: 'BENCH_SIZE', min: 0, max: 60_000, normal: 100, quick: 100, help: 'message body bytes' },
+  { key: 'window', flag: '--window', env: 'BENCH_WINDOW', min: 1, max: 1000, normal: 8, quick: 8, help: 'messages in flight per sending session' },
+  { key: 'rate', flag: '--rate', env: 'BENCH_RATE', min: 0, max: 1_000_000, normal: 1000, quick: 1000, help: 'aggregate messages/s of the paced run (0: no paced run)' },
+  { key: 'pacedSeconds', flag: '--paced-seconds', env: 'BENCH_PACED_SECONDS', min: 1, max: 600, normal: 5, quick: 2, help: 'length of the paced run' },
+  { key: 'loginConcurrency', flag: '--login-concurrency', env: 'BENCH_LOGIN_CONCURRENCY', min: 1, max: 1000, normal: 20, quick: 20, help: 'logins in parallel' },
+  { key: 'stallMs', flag: '--stall-ms', env: 'BENCH_STALL_MS', min: 1000, max: 600_000, normal: 15_000, quick: 10_000, help: 'no progress for this long ends a run' },
+  { key: 'timeoutSeconds', flag: '--timeout-seconds', env: 'BENCH_TIMEOUT_SECONDS', min: 10, max: 86_400, normal: 1800, quick: 120, help: 'bound on the whole benchmark' },
+]
+
+export const USAGE = `Usage: npm run bench -- [flags]   (or the BENCH_* environment variables; flags win)
+
+  --quick                 (BENCH_QUICK=1) small run, finishes in well under 30 s
+${SPECS.map((s) => `  ${`${s.flag} N`.padEnd(24)}(${s.env}) ${s.help}; default ${s.normal}, quick ${s.quick}`).join('\n')}
+  --paths tcp,ws          (BENCH_PATHS) which paths to run; default both
+  --prosody-nagle         (BENCH_PROSODY_NAGLE=1) keep Prosody's default Nagle (network_settings.nagle);
+                          default: disabled, so Prosody sets TCP_NODELAY like Causeway and the load generator
+  --causeway-entry FILE   (BENCH_CAUSEWAY_ENTRY) run Causeway as "node FILE" (a build) instead of "node --import tsx src/bin/causeway.ts"
+  --help
+`
+
+export class UsageError extends Error {}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes)$/i.test(value)
+}
+
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  const flags = new Map<string, string>()
+  let quick = truthy(env.BENCH_QUICK)
+  let prosodyNagle = truthy(env.BENCH_PROSODY_NAGLE)
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') return 'help'
+    if (arg === '--quick') {
+      quick = true
+      continue
+    }
+    if (arg === '--prosody-nagle') {
+      prosodyNagle = true
+      continue
+    }
+    const eq = arg.indexOf('=')
+    const name = eq > 0 ? arg.slice(0, eq) : arg
+    const known = SPECS.some((s) => s.flag === name) || name === '--paths' || name === '--causeway-entry'
+    if (!known) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`)
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
+    if (value === undefined) throw new UsageError(`${name} needs a value`)
+    flags.set(name, value)
+  }
+  const values: Record<string, number> = {}
+  for (const spec of SPECS) {
+    const fromFlag = flags.get(spec.flag)
+    const fromEnv = env[spec.env] === '' ? undefined : env[spec.env]
+    const raw = fromFlag ?? fromEnv
+    if (raw === undefined) {
+      values[spec.key] = quick ? spec.quick : spec.normal
+      continue
+    }
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < spec.min || value > spec.max) {
+      throw new UsageError(`${fromFlag !== undefined ? spec.flag : spec.env}: must be an integer from ${spec.min} to ${spec.max} (got ${JSON.stringify(raw)})`)
+    }
+    values[spec.key] = value
+  }
+  const rawPaths = flags.get('--paths') ?? (env.BENCH_PATHS || 'tcp,ws')
+  const paths = rawPaths.split(',').map((p) => p.trim())
+  if (paths.length === 0 || paths.some((p) => p !== 'tcp' && p !== 'ws')) throw new UsageError(`--paths: a comma-separated list of tcp and ws (got ${JSON.stringify(rawPaths)})`)
+  const entry = flags.get('--causeway-entry') ?? (env.BENCH_CAUSEWAY_ENTRY || undefined)
+  return {
+    quick,
+    pairs: values.pairs!,
+    messages: values.messages!,
+    size: values.size!,
+    window: values.window!,
+    rate: values.rate!,
+    pacedSeconds: values.pacedSeconds!,
+    loginConcurrency: values.loginConcurrency!,
+    stallMs: values.stallMs!,
+    timeoutSeconds: values.timeoutSeconds!,
+    causewayEntry: entry,
+    paths: [...new Set(paths)] as Array<'tcp' | 'ws'>,
+    prosodyNagle,
+  }
+}
