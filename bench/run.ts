@@ -302,6 +302,10 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
     `Machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ` +
       `${prosodyVersion()}${prosody ? '' : ''}.`,
   )
+  const busy = reports.flatMap((r) => r.runs.filter((run) => run.cpu.unattributedPercent > 30).map((run) => `${label(r.path)} ${run.run} (${fixed(run.cpu.unattributedPercent, 0)} %)`))
+  if (busy.length > 0) {
+    lines.push('', `Warning: other work was using the CPU during ${busy.join(', ')}; those figures understate what these processes can do.`)
+  }
   lines.push('', failures.length === 0 ? 'Result: OK — every message delivered exactly once, in order.' : `Result: BROKEN\n${failures.map((f) => `  - ${f}`).join('\n')}`)
   process.stdout.write(lines.join('\n') + '\n')
 }

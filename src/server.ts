@@ -92,8 +92,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return503OnClosing: true,
   })
 
+  // Liveness and readiness: while draining, a load balancer must take this node out of rotation.
   app.get('/healthz', async (_request, reply) => {
-    return reply.header('cache-control', 'no-store').send({ status: accepting ? 'ok' : 'draining', version: VERSION })
+    return reply
+      .code(accepting ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: accepting ? 'ok' : 'draining', version: VERSION })
   })
 
   app.get('/metrics', async (_request, reply) => {
@@ -116,6 +120,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       closeTimeoutMs: config.wsCloseTimeoutMs,
       highWaterBytes: config.writeBufferHighWaterBytes,
       drainTimeoutMs: config.drainTimeoutMs,
+      preAuthTimeoutMs: config.preAuthTimeoutMs,
       route: (domain) => config.upstream.resolve(domain),
       upstream: {
         tls: ca === undefined ? {} : { ca },
@@ -142,7 +147,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     allowedOrigins: config.allowedOrigin,
     corsMaxAgeSeconds: config.corsMaxAgeSeconds,
     corsAllowCredentials: config.corsAllowCredentials,
-    upstream: { route: (domain) => config.upstream.resolve(domain), upstream: upstreamSettings },
+    upstream: { route: (domain) => config.upstream.resolve(domain), upstream: upstreamSettings, maxUnsentBytes: 4 * config.writeBufferHighWaterBytes },
     clock: deps.clock ?? systemClock,
     ids,
     log: logger,

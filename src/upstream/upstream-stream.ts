@@ -34,7 +34,7 @@ export interface UpstreamHandler {
   /** The stream (re)opened: header attributes and client-visible features. */
   opened(info: StreamInfo, features: Element): void
   /** A top-level element other than features and stream errors. */
-  element(element: Element, bytes: number): void
+  element(element: Element): void
   /** Exactly once, at the end. */
   closed(reason: UpstreamCloseReason): void
   /** The server took the data it was slow to take; the client may send again. */
@@ -55,6 +55,15 @@ export interface UpstreamSettings {
   readonly resolveSrv?: SrvResolver
 }
 
+/** What a client is told about a failed connect, by ConnectError reason. */
+const CONNECT_FAILURE_TEXT: Record<string, string> = {
+  refused: 'the XMPP server refused the connection',
+  timeout: 'the XMPP server did not answer in time',
+  tls: 'TLS with upstream failed',
+  dns: 'the XMPP server could not be located',
+  network: 'could not reach the XMPP server',
+}
+
 type State = 'idle' | 'connecting' | 'awaiting-header' | 'awaiting-features' | 'starttls' | 'open' | 'closing' | 'closed'
 
 export class UpstreamStream {
@@ -67,6 +76,8 @@ export class UpstreamStream {
   /** Client data that arrived before the first stream was open. */
   #early: string[] = []
   #earlyBytes = 0
+  /** `send` returned false while queueing early data. */
+  #earlyBlocked = false
   #connectTimer: NodeJS.Timeout | undefined
   #drainTimer: NodeJS.Timeout | undefined
   #closeTimer: NodeJS.Timeout | undefined
@@ -119,7 +130,9 @@ export class UpstreamStream {
       this.#sendHeader()
     } catch (error) {
       const connectError = error instanceof ConnectError ? error : new ConnectError(String(error), 'error')
-      this.#fail(streamFailure('remote-connection-failed', connectError.message), connectError.reason)
+      // The detail (addresses, errno) is for the operator's log, not for the client.
+      this.log.info({ detail: connectError.message }, 'upstream connect failed')
+      this.#fail(streamFailure('remote-connection-failed', CONNECT_FAILURE_TEXT[connectError.reason] ?? 'could not reach the XMPP server'), connectError.reason)
     }
   }
 
@@ -177,7 +190,9 @@ export class UpstreamStream {
       default:
         this.#early.push(xml)
         this.#earlyBytes += Buffer.byteLength(xml)
-        return this.#earlyBytes <= this.settings.highWaterBytes
+        if (this.#earlyBytes <= this.settings.highWaterBytes) return true
+        this.#earlyBlocked = true
+        return false
     }
   }
 
@@ -235,6 +250,7 @@ export class UpstreamStream {
   }
 
   #onDrain = (): void => {
+    this.#earlyBlocked = false
     if (this.#drainTimer) {
       clearTimeout(this.#drainTimer)
       this.#drainTimer = undefined
@@ -257,12 +273,12 @@ export class UpstreamStream {
 
   #onData = (chunk: Buffer): void => {
     for (const event of this.#reader.write(chunk)) {
-      this.#onEvent(event, chunk.length)
+      this.#onEvent(event)
       if (this.#state === 'closed' || this.#state === 'starttls') return
     }
   }
 
-  #onEvent(event: ReaderEvent, chunkBytes: number): void {
+  #onEvent(event: ReaderEvent): void {
     switch (event.type) {
       case 'error':
         // The server broke the rules we hold clients to: tell it, and fail this session only.
@@ -279,7 +295,7 @@ export class UpstreamStream {
       case 'stream-start':
         return this.#onHeader(event.element)
       case 'element':
-        return this.#onElement(event.element, chunkBytes)
+        return this.#onElement(event.element)
     }
   }
 
@@ -298,7 +314,7 @@ export class UpstreamStream {
     this.#state = 'awaiting-features'
   }
 
-  #onElement(element: Element, bytes: number): void {
+  #onElement(element: Element): void {
     if (element.is('error', NS.stream)) {
       this.log.debug({ condition: element.getChildElements()[0]?.getName() }, 'upstream stream error')
       this.#finish({ kind: 'stream-error', error: element })
@@ -317,7 +333,7 @@ export class UpstreamStream {
         return
       case 'open':
       case 'closing':
-        this.handler.element(element, bytes)
+        this.handler.element(element)
         return
       default:
         this.#fail(streamFailure('remote-connection-failed', `unexpected <${element.name}> from upstream`), 'protocol')
@@ -359,7 +375,12 @@ export class UpstreamStream {
     this.#early = []
     this.#earlyBytes = 0
     for (const xml of early) this.#write(xml)
-    if (early.length > 0) this.#checkPressure()
+    // The caller stopped its client when the early queue filled: let it go on
+    // now, or when the socket drains (the drain handler does that).
+    if (this.#checkPressure() && this.#earlyBlocked) {
+      this.#earlyBlocked = false
+      this.handler.writable()
+    }
   }
 
   #onStartTlsAnswer(answer: Element): void {
@@ -384,8 +405,10 @@ export class UpstreamStream {
       },
       (error: unknown) => {
         plain.destroy()
-        const message = error instanceof Error ? error.message : String(error)
-        this.#fail(streamFailure('remote-connection-failed', message), 'tls')
+        this.log.info({ detail: error instanceof Error ? error.message : String(error) }, 'upstream TLS failed')
+        // The verification error code helps the operator and reveals nothing about the network.
+        const code = error instanceof ConnectError ? /: (\S+)$/.exec(error.message)?.[1] : undefined
+        this.#fail(streamFailure('remote-connection-failed', code ? `TLS with upstream failed: ${code}` : 'TLS with upstream failed'), 'tls')
       },
     )
   }

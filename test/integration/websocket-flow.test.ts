@@ -104,3 +104,32 @@ t.test('keepalive: a peer that answers no ping is closed', async (t) => {
   await eventually(() => cw.causeway.websocket.sessions.size === 0)
   t.match(await cw.causeway.metrics.registry.metrics(), /condition="connection-timeout"\} 1/)
 })
+
+t.test('a session that never authenticates ends at the pre-auth deadline', async (t) => {
+  const { cw } = await setup(t, { preAuthTimeoutMs: 1000 })
+  const client = await rawClient(cw.wsUrl)
+  client.send(OPEN())
+  await client.waitForMatch(/^<stream:features/)
+  const started = Date.now()
+  await client.closed
+  const elapsed = Date.now() - started
+  t.ok(elapsed < 3000, `closed after ${elapsed} ms`)
+  t.match(client.messages.join(''), /<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text [^>]*>authentication not completed in time/)
+})
+
+t.test('a client that sends a lot before the stream opens is not left paused', async (t) => {
+  const { upstream, cw } = await setup(t)
+  const client = await rawClient(cw.wsUrl)
+  client.send(OPEN())
+  // Queue more than the high-water mark before the upstream has answered.
+  const big = `<message xmlns='jabber:client' to='x@localhost'><body>${'z'.repeat(30_000)}</body></message>`
+  for (let i = 0; i < 5; i++) client.send(big)
+  const fake = await upstream.nextOpened()
+  await client.waitForMatch(/^<stream:features/)
+  client.send("<message xmlns='jabber:client' to='x@localhost'><body>after</body></message>")
+  const deadline = Date.now() + 3000
+  while (!fake.received().includes('<body>after</body>') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.match(fake.received(), /<body>after<\/body>/, 'the client was resumed once the early data was flushed')
+  t.equal(fake.received().split('z'.repeat(30_000)).length - 1, 5, 'all five early stanzas were relayed')
+  client.socket.close()
+})

@@ -16,6 +16,8 @@ import type { UpstreamCloseReason, UpstreamHandler, UpstreamSettings } from '../
 export interface BoshUpstreamSettings {
   readonly route: (domain: string) => RouteResult
   readonly upstream: Omit<UpstreamSettings, 'target'>
+  /** Bytes from the client the server may leave unread before the session ends. */
+  readonly maxUnsentBytes: number
 }
 
 function isLoopback(target: UpstreamTarget): boolean {
@@ -57,8 +59,15 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, Buffer.byteLength(xml)) }, 'client → upstream')
       this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_upstream' })
       this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_upstream' }, Buffer.byteLength(xml))
-      // An upstream that stops reading is failed by the stream's own drain deadline.
       stream.send(xml)
+    }
+    // A BOSH client cannot be paused, so a server that stops reading gets a
+    // hard cap as well as the stream's drain deadline.
+    if (stream.bufferedBytes > this.settings.maxUnsentBytes) {
+      this.log.info({ buffered: stream.bufferedBytes }, 'upstream not reading: session ended')
+      this.#stream = undefined
+      stream.destroy()
+      this.#deliver(() => this.sink.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed', text: 'upstream stopped reading' }))
     }
   }
 
@@ -79,7 +88,9 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     this.#deliver(() => this.sink.upstreamOpened(header, features))
   }
 
-  element(element: Element, bytes: number): void {
+  element(element: Element): void {
+    // Measured as serialised for the client; the session serialises it again into the body.
+    const bytes = Buffer.byteLength(element.toString())
     if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, bytes) }, 'upstream → client')
     this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_client' })
     this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_client' }, bytes)

@@ -31,6 +31,8 @@ export interface WebSocketSessionSettings {
   readonly closeTimeoutMs: number
   readonly highWaterBytes: number
   readonly drainTimeoutMs: number
+  /** A session that has not completed SASL by then is ended (policy-violation). */
+  readonly preAuthTimeoutMs: number
   readonly route: (domain: string) => RouteResult
   readonly upstream: Omit<UpstreamSettings, 'target'>
 }
@@ -42,6 +44,9 @@ const WS_NORMAL = 1000
 const WS_GOING_AWAY = 1001
 const WS_UNSUPPORTED_DATA = 1003
 
+/** RFC 6120 SASL and XEP-0388 SASL2: their <success/> ends the pre-authentication period. */
+const SASL_NAMESPACES = new Set(['urn:ietf:params:xml:ns:xmpp-sasl', 'urn:xmpp:sasl:2'])
+
 export class WebSocketSession implements UpstreamHandler {
   #state: State = 'awaiting-open'
   #upstream: UpstreamStream | undefined
@@ -52,6 +57,7 @@ export class WebSocketSession implements UpstreamHandler {
   #pingTimer: NodeJS.Timeout | undefined
   #closeTimer: NodeJS.Timeout | undefined
   #drainTimer: NodeJS.Timeout | undefined
+  #preAuthTimer: NodeJS.Timeout | undefined
   #upstreamPaused = false
   #clientPaused = false
   /** How the session ended, for metrics; set once. */
@@ -72,6 +78,11 @@ export class WebSocketSession implements UpstreamHandler {
     socket.on('close', (code) => this.#onSocketClose(code))
     socket.on('error', (error) => this.log.debug({ err: error.message }, 'websocket error'))
     socket.on('pong', () => (this.#alive = true))
+    this.#preAuthTimer = setTimeout(() => {
+      this.log.info('authentication not completed in time')
+      this.#fail(streamFailure('policy-violation', 'authentication not completed in time'))
+    }, settings.preAuthTimeoutMs)
+    this.#preAuthTimer.unref()
     if (settings.pingIntervalMs > 0) {
       this.#pingTimer = setInterval(() => this.#ping(), settings.pingIntervalMs)
       this.#pingTimer.unref()
@@ -200,10 +211,14 @@ export class WebSocketSession implements UpstreamHandler {
     this.log.debug({ streamId: info.id }, 'stream open')
   }
 
-  element(element: Element, bytes: number): void {
+  element(element: Element): void {
     if (this.#state === 'closed') return
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, bytes) }, 'upstream → client')
+    if (this.#preAuthTimer && element.getName() === 'success' && SASL_NAMESPACES.has(element.getNS() ?? '')) {
+      clearTimeout(this.#preAuthTimer)
+      this.#preAuthTimer = undefined
+    }
     const xml = clientMessage(element)
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, Buffer.byteLength(xml)) }, 'upstream → client')
     this.metrics.stanzas.inc({ transport: 'websocket', direction: 'to_client' })
     this.metrics.bytes.inc({ transport: 'websocket', direction: 'to_client' }, Buffer.byteLength(xml))
     this.#send(xml)
@@ -357,7 +372,7 @@ export class WebSocketSession implements UpstreamHandler {
     if (this.#finished) return
     this.#finished = true
     this.#state = 'closed'
-    for (const timer of [this.#closeTimer, this.#drainTimer]) if (timer) clearTimeout(timer)
+    for (const timer of [this.#closeTimer, this.#drainTimer, this.#preAuthTimer]) if (timer) clearTimeout(timer)
     if (this.#pingTimer) clearInterval(this.#pingTimer)
     this.#closeUpstreamAbruptly()
     this.metrics.sessionsOpen.dec({ transport: 'websocket' })
