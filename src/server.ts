@@ -105,6 +105,15 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   })
 
   const limits = xmlLimits(config)
+  // One upstream connector configuration for both transports.
+  const upstreamSettings = {
+    tls: ca === undefined ? {} : { ca },
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    limits,
+    highWaterBytes: config.writeBufferHighWaterBytes,
+    drainTimeoutMs: config.drainTimeoutMs,
+    closeTimeoutMs: config.wsCloseTimeoutMs,
+  }
   const websocket = await registerWebSocketRoute(app, {
     path: config.websocketPath,
     allowedOrigins: config.allowedOrigin,
@@ -122,25 +131,10 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       drainTimeoutMs: config.drainTimeoutMs,
       preAuthTimeoutMs: config.preAuthTimeoutMs,
       route: (domain) => config.upstream.resolve(domain),
-      upstream: {
-        tls: ca === undefined ? {} : { ca },
-        connectTimeoutMs: config.upstreamConnectTimeoutMs,
-        limits,
-        highWaterBytes: config.writeBufferHighWaterBytes,
-        drainTimeoutMs: config.drainTimeoutMs,
-        closeTimeoutMs: config.wsCloseTimeoutMs,
-      },
+      upstream: upstreamSettings,
     },
   })
 
-  const upstreamSettings = {
-    tls: ca === undefined ? {} : { ca },
-    connectTimeoutMs: config.upstreamConnectTimeoutMs,
-    limits,
-    highWaterBytes: config.writeBufferHighWaterBytes,
-    drainTimeoutMs: config.drainTimeoutMs,
-    closeTimeoutMs: config.wsCloseTimeoutMs,
-  }
   const bosh = await registerBoshRoute(app, {
     path: config.boshPath,
     options: boshOptions(config),

@@ -4,6 +4,7 @@
  */
 import { Strophe, $msg } from 'strophe.js'
 import { installXhrShim } from './xhr-shim.js'
+import { Waiters } from './wait.js'
 
 installXhrShim()
 
@@ -28,10 +29,8 @@ export async function connectStrophe(service: string, jid: string, password: str
   const connection = new Strophe.Connection(service, options)
   const bodies: string[] = []
   const stanzas: Element[] = []
-  const waiters = new Set<() => void>()
-  const wake = () => {
-    for (const waiter of [...waiters]) waiter()
-  }
+  const waiters = new Waiters()
+  const wake = () => waiters.wake()
   connection.addHandler((stanza: Element) => {
     stanzas.push(stanza)
     if (stanza.nodeName === 'message') {
@@ -55,21 +54,7 @@ export async function connectStrophe(service: string, jid: string, password: str
     })
   })
   const until = <T>(ready: () => T | undefined, timeoutMs: number, what: string) =>
-    new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const value = ready()
-        if (value === undefined) return
-        waiters.delete(check)
-        clearTimeout(timer)
-        resolve(value)
-      }
-      const timer = setTimeout(() => {
-        waiters.delete(check)
-        reject(new Error(`timed out waiting for ${what} (have ${bodies.length} bodies)`))
-      }, timeoutMs)
-      waiters.add(check)
-      check()
-    })
+    waiters.until(ready, timeoutMs, () => `${what} (have ${bodies.length} bodies)`)
   return {
     connection,
     jid: connection.jid,

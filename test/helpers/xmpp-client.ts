@@ -5,6 +5,7 @@
 import { client } from '@xmpp/client'
 import type { Element } from 'ltx'
 import { WebSocket } from 'ws'
+import { Waiters } from './wait.js'
 
 // Node 20 has no global WebSocket; @xmpp/websocket expects one, as in a browser.
 globalThis.WebSocket ??= WebSocket as unknown as typeof globalThis.WebSocket
@@ -49,29 +50,15 @@ export async function connectClient(options: ClientOptions): Promise<TestClient>
   xmpp.reconnect.stop()
   const messages: Element[] = []
   const presences: Element[] = []
-  const waiters = new Set<() => void>()
+  const waiters = new Waiters()
   xmpp.on('error', () => {})
   xmpp.on('stanza', (stanza: Element) => {
     if (stanza.is('message') && stanza.getChild('body')) messages.push(stanza)
     if (stanza.is('presence')) presences.push(stanza)
-    for (const waiter of [...waiters]) waiter()
+    waiters.wake()
   })
   const until = <T>(ready: () => T | undefined, timeoutMs: number, what: string) =>
-    new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const value = ready()
-        if (value === undefined) return
-        waiters.delete(check)
-        clearTimeout(timer)
-        resolve(value)
-      }
-      const timer = setTimeout(() => {
-        waiters.delete(check)
-        reject(new Error(`timed out waiting for ${what} (have ${messages.length} messages)`))
-      }, timeoutMs)
-      waiters.add(check)
-      check()
-    })
+    waiters.until(ready, timeoutMs, () => `${what} (have ${messages.length} messages)`)
   const address = await xmpp.start()
   return {
     xmpp,
