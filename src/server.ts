@@ -148,6 +148,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     metrics,
     admit: (ip) => sessionLimits.admit(ip),
     version: VERSION,
+    xmlLimits: limits,
   })
 
   let shuttingDown: Promise<void> | undefined

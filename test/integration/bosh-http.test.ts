@@ -163,3 +163,29 @@ t.test('hostile bodies against live sessions', async (t) => {
     t.equal(echo.getAttribute('type'), 'result')
   })
 })
+
+t.test('an upstream that stops reading ends the BOSH session with remote-connection-failed', async (t) => {
+  const { startFakeUpstream } = await import('../helpers/fake-upstream.js')
+  const upstream = await startFakeUpstream()
+  t.teardown(() => upstream.close())
+  const cw = await startCauseway({ upstream: [`localhost=tcp://127.0.0.1:${upstream.port}`], writeBufferHighWaterBytes: 64 * 1024 })
+  t.teardown(() => cw.stop())
+  const post = (payload: string) => fetch(cw.boshUrl, { method: 'POST', body: payload }).then((r) => r.text())
+  const created = await post(create("rid='500' to='localhost' wait='10' hold='1' ver='1.11'"))
+  const sid = /sid='([^']+)'/.exec(created)?.[1] ?? ''
+  t.ok(sid, 'session created against the scriptable upstream')
+  const fake = upstream.connections[0]
+  fake?.socket.pause()
+  const stanza = `<message xmlns='jabber:client' to='x@localhost'><body>${'p'.repeat(200_000)}</body></message>`
+  let previous = post(`<body ${NS} sid='${sid}' rid='501'>${stanza}</body>`)
+  let last = ''
+  for (let rid = 502; rid < 700; rid++) {
+    const current = post(`<body ${NS} sid='${sid}' rid='${rid}'>${stanza}</body>`)
+    last = await previous
+    if (last.includes("type='terminate'")) break
+    previous = current
+  }
+  t.equal(last, `<body ${NS} type='terminate' condition='remote-connection-failed'/>`, 'the session ended with remote-connection-failed')
+  await new Promise((r) => setTimeout(r, 50))
+  t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="bosh",condition="remote-connection-failed"\} 1/)
+})

@@ -38,9 +38,10 @@ t.test('hostile input over WebSocket', async (t) => {
   /** After a violation: the stream error, then <close/>, then the socket closes. */
   async function expectStreamError(client: Awaited<ReturnType<typeof rawClient>>, condition: string, t: Tap) {
     const closed = await client.closed
-    const tail = client.messages.slice(-2)
-    t.match(tail[0], streamError(condition), `stream error ${condition}`)
-    t.equal(tail[1], "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>", 'followed by <close/>')
+    const afterOpen = client.messages.slice(client.messages.findIndex((m) => /^<stream:features|^<open /.test(m)) + 1).filter((m) => !/^<stream:features/.test(m))
+    t.equal(afterOpen.length, 2, 'exactly two messages after the stream opened')
+    t.match(afterOpen[0], streamError(condition), `stream error ${condition}`)
+    t.equal(afterOpen[1], "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>", 'followed by <close/>')
     t.equal(closed.code, 1000, 'then the WebSocket closes normally')
   }
   type Tap = typeof t
@@ -75,6 +76,9 @@ t.test('hostile input over WebSocket', async (t) => {
     client.send(Buffer.from("<message xmlns='jabber:client'/>"), true)
     const closed = await client.closed
     t.equal(closed.code, 1003, 'RFC 6455 §7.4.1: unsupported data')
+    t.notOk(client.messages.some((m) => m.startsWith('<close')), 'no <close/> was sent: the frame, not the stream, was refused')
+    await new Promise((r) => setTimeout(r, 50))
+    t.match(await cw.causeway.metrics.registry.metrics(), /condition="unsupported-data"\} 1/, 'counted as unsupported-data')
   })
 
   t.test('a stanza before <open/> is bad-format', async (t) => {

@@ -8,6 +8,7 @@ import type { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
 import { DEFAULT_XML_LIMITS, XmlStreamReader } from '../xml/stream-reader.js'
+import type { XmlLimits } from '../xml/stream-reader.js'
 import { DEFAULT_MAX_BODY_BYTES } from './options.js'
 import { utf8Length } from './payload.js'
 
@@ -87,6 +88,8 @@ export type BodyParseResult =
 export interface BodyLimits {
   /** Largest body accepted, bytes. */
   readonly maxBodyBytes: number
+  /** Depth, attribute and name limits for the XML inside (the body wrapper counts as one level). */
+  readonly xml?: Omit<XmlLimits, 'maxStanzaBytes'>
 }
 
 /** XEP-0124 §14.1: rids must "never be incremented above 9007199254740991". */
@@ -298,7 +301,7 @@ export function parseBody(input: string | Uint8Array, limits: BodyLimits = { max
   if (size > limits.maxBodyBytes) {
     return { ok: false, failure: { condition: 'policy-violation', text: `body exceeds ${limits.maxBodyBytes} bytes` } }
   }
-  const reader = new XmlStreamReader('document', { ...DEFAULT_XML_LIMITS, maxStanzaBytes: limits.maxBodyBytes })
+  const reader = new XmlStreamReader('document', { ...DEFAULT_XML_LIMITS, ...limits.xml, maxStanzaBytes: limits.maxBodyBytes })
   let root: Element | undefined
   for (const event of [...reader.write(input), ...reader.end()]) {
     if (event.type === 'error') {

@@ -10,6 +10,7 @@ import type { IdSource } from '../ids.js'
 import type { BodyParseResult, BoshFailure, BoshRequest, BoshRoute, CreateRequest } from './body.js'
 import { parseBody } from './body.js'
 import type { BoshMetrics, RefusalReason } from './metrics.js'
+import type { XmlLimits } from '../xml/stream-reader.js'
 import type { SessionParams } from './negotiate.js'
 import { negotiate } from './negotiate.js'
 import type { BoshOptions } from './options.js'
@@ -61,6 +62,8 @@ export interface RegistryDeps {
    * called once when the session is forgotten.
    */
   readonly admit?: (ip: string) => Admission
+  /** XML depth/attribute limits for bodies (defaults: DEFAULT_XML_LIMITS). */
+  readonly xmlLimits?: Omit<XmlLimits, 'maxStanzaBytes'>
 }
 
 export type Admission =
@@ -93,7 +96,7 @@ export class BoshSessionRegistry {
 
   /** Raw request body in, exactly one reply out through `responder`. */
   handleBody(body: string | Uint8Array, responder: BoshResponder, context: RequestContext): void {
-    this.handleParsed(parseBody(body, { maxBodyBytes: this.#deps.options.maxBodyBytes }), responder, context)
+    this.handleParsed(parseBody(body, { maxBodyBytes: this.#deps.options.maxBodyBytes, ...(this.#deps.xmlLimits ? { xml: this.#deps.xmlLimits } : {}) }), responder, context)
   }
 
   handleParsed(result: BodyParseResult, responder: BoshResponder, context: RequestContext): void {

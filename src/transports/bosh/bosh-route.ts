@@ -13,6 +13,7 @@ import { terminalReply } from '../../core/bosh/reply.js'
 import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
 import type { Admission } from '../../core/bosh/session-registry.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
+import type { XmlLimits } from '../../core/xml/stream-reader.js'
 import { originAllowed } from '../../http/origin-policy.js'
 import type { Logger } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
@@ -33,6 +34,7 @@ export interface BoshRouteOptions {
   readonly metrics: Metrics
   readonly admit: (ip: string) => Admission
   readonly version: string
+  readonly xmlLimits: XmlLimits
 }
 
 export interface BoshTransport {
@@ -45,7 +47,7 @@ function sha1Hex(input: string): string {
   return createHash('sha1').update(input).digest('hex')
 }
 
-function boshMetrics(metrics: Metrics): BoshMetrics {
+function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
   return {
     heldRequests: (delta) => metrics.boshHeldRequests.inc(delta),
     retransmission: () => metrics.boshRetransmissions.inc(),
@@ -55,9 +57,15 @@ function boshMetrics(metrics: Metrics): BoshMetrics {
     },
     sessionTerminated: (end) => {
       metrics.sessionsOpen.dec({ transport: 'bosh' })
-      metrics.closes.inc({ transport: 'bosh', condition: end.condition ?? 'normal' })
+      // A clean end is labelled by why it ended (inactivity, upstream-closed…); a client's terminate is 'normal'.
+      const label = end.condition ?? (end.reason === 'client-terminate' ? 'normal' : end.reason)
+      metrics.closes.inc({ transport: 'bosh', condition: label })
+      log.info({ transport: 'bosh', reason: end.reason, condition: end.condition, detail: end.text }, 'bosh session ended')
     },
-    refused: (reason) => metrics.refusals.inc({ transport: 'bosh', reason }),
+    refused: (reason, condition) => {
+      metrics.refusals.inc({ transport: 'bosh', reason })
+      log.info({ transport: 'bosh', reason, condition }, 'bosh request refused')
+    },
   }
 }
 
@@ -69,7 +77,9 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     ids: route.ids,
     hash: sha1Hex,
     admit: route.admit,
-    metrics: boshMetrics(metrics),
+    // The wrapper adds one level of nesting around the stanzas.
+    xmlLimits: { ...route.xmlLimits, maxDepth: route.xmlLimits.maxDepth + 1 },
+    metrics: boshMetrics(metrics, log),
     // XEP-0124 §7.1: 'route' never chooses the upstream; configuration does.
     checkTarget: (to, proposed) => {
       const routed = route.upstream.route(to)

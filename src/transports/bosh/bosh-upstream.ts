@@ -30,6 +30,7 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
   #target: UpstreamTarget | undefined
   /** After close() the session hears nothing more (UpstreamPort contract). */
   #detached = false
+  #requireSecure = false
 
   constructor(
     private readonly sink: UpstreamSink,
@@ -46,7 +47,12 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
       return
     }
     this.#target = route.target
-    const open = { to: route.domain, ...(request.lang !== undefined ? { lang: request.lang } : {}) }
+    this.#requireSecure = request.secure
+    const open = {
+      to: route.domain,
+      ...(request.lang !== undefined ? { lang: request.lang } : {}),
+      ...(request.from !== undefined ? { from: request.from } : {}),
+    }
     this.#stream = new UpstreamStream(open, { ...this.settings.upstream, target: route.target }, this, this.log)
     this.#stream.start()
   }
@@ -66,8 +72,8 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     if (stream.bufferedBytes > this.settings.maxUnsentBytes) {
       this.log.info({ buffered: stream.bufferedBytes }, 'upstream not reading: session ended')
       this.#stream = undefined
+      this.#fail('upstream stopped reading')
       stream.destroy()
-      this.#deliver(() => this.sink.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed', text: 'upstream stopped reading' }))
     }
   }
 
@@ -84,6 +90,14 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
 
   opened(info: StreamInfo, features: Element): void {
     const secure = this.#stream?.secure === true || (this.#target !== undefined && isLoopback(this.#target))
+    if (this.#requireSecure && !secure) {
+      // XEP-0124 §7.1 'secure': the client asked for an encrypted server link we do not have.
+      const stream = this.#stream
+      this.#stream = undefined
+      this.#fail('the link to the XMPP server is not encrypted')
+      stream?.destroy()
+      return
+    }
     const header = { secure, ...(info.id !== undefined ? { id: info.id } : {}), ...(info.from !== undefined ? { from: info.from } : {}), version: info.version ?? '1.0' }
     this.#deliver(() => this.sink.upstreamOpened(header, features))
   }
@@ -122,5 +136,11 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
 
   #deliver(call: () => void): void {
     if (!this.#detached) call()
+  }
+
+  /** Tell the session once, then hear nothing more from the stream being torn down. */
+  #fail(text: string): void {
+    this.#deliver(() => this.sink.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed', text }))
+    this.#detached = true
   }
 }
