@@ -41,7 +41,10 @@ export interface ExchangeResult {
   readonly expected: number
   readonly sent: number
   readonly delivered: number
+  /** Sent and never received. */
   readonly lost: number
+  /** Never sent because the run ended early (a session ended, or it stalled). */
+  readonly notSent: number
   readonly duplicates: number
   readonly outOfOrder: number
   readonly misrouted: number
@@ -214,7 +217,8 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
       expected,
       sent: totalSent,
       delivered,
-      lost: expected - delivered,
+      lost: totalSent - delivered,
+      notSent: expected - totalSent,
       duplicates,
       outOfOrder,
       misrouted,

@@ -112,6 +112,7 @@ async function closeSessions(links: readonly XmppLink[]): Promise<number> {
 function problems(result: ExchangeResult): string[] {
   const out: string[] = []
   if (result.lost > 0) out.push(`${result.lost} lost`)
+  if (result.notSent > 0) out.push(`${result.notSent} not sent (the run ended early)`)
   if (result.duplicates > 0) out.push(`${result.duplicates} duplicated`)
   if (result.outOfOrder > 0) out.push(`${result.outOfOrder} out of order`)
   if (result.misrouted > 0) out.push(`${result.misrouted} misrouted`)
@@ -171,7 +172,7 @@ async function runPath(
   }
   await hooks.afterTraffic?.()
   const uncleanCloses = await closeSessions(links)
-  if (uncleanCloses > 0) failures.push(`${label(path)}: ${uncleanCloses} of ${links.length} sessions did not close cleanly within ${CLOSE_TIMEOUT_MS} ms`)
+  if (uncleanCloses > 0) failures.push(`${label(path)}: ${uncleanCloses} of ${links.length} sessions did not close cleanly (both sides' stream close, within ${CLOSE_TIMEOUT_MS} ms)`)
   log(`${label(path)}: sessions closed${uncleanCloses > 0 ? ` (${uncleanCloses} not cleanly)` : ''}`)
   await hooks.afterClose?.()
   return { path, sessions: links.length, loginSeconds: seconds, runs, uncleanCloses }
@@ -298,7 +299,7 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
     '',
     `Settings: pairs ${options.pairs}, messages ${options.messages} per session and direction, body ${options.size} bytes, ` +
       `window ${options.window}, paced ${options.rate > 0 ? `${options.rate}/s for ${options.pacedSeconds} s` : 'off'}, ` +
-      `Prosody Nagle ${options.prosodyNagle ? 'on (its default)' : 'off (network_settings.nagle = false)'}${options.quick ? ' (quick)' : ''}.`,
+      `Prosody Nagle ${options.prosodyNoDelay ? 'off (network_settings.nagle = false)' : 'on (its default)'}${options.quick ? ' (quick)' : ''}.`,
     `Machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ` +
       `${prosodyVersion()}${prosody ? '' : ''}.`,
   )
@@ -349,7 +350,7 @@ async function main(): Promise<number> {
   log(
     `pairs ${options.pairs} (${sessions} sessions per path), ${options.messages} messages per session and direction, ` +
       `body ${options.size} B, window ${options.window}, paced ${options.rate > 0 ? `${options.rate}/s × ${options.pacedSeconds} s` : 'off'}, ` +
-      `Prosody Nagle ${options.prosodyNagle ? 'on' : 'off'}, paths ${options.paths.join(',')}${options.quick ? ', quick' : ''}`,
+      `Prosody Nagle ${options.prosodyNoDelay ? 'off' : 'on'}, paths ${options.paths.join(',')}${options.quick ? ', quick' : ''}`,
   )
   const prosodyStarted = performance.now()
   const prosody = await startProsody({
@@ -358,7 +359,7 @@ async function main(): Promise<number> {
     logLevel: 'info',
     // prosodyctl registers about a dozen users a second here.
     startTimeoutMs: 30_000 + sessions * 250,
-    ...(options.prosodyNagle ? {} : { extraConfig: 'network_settings = { nagle = false }' }),
+    ...(options.prosodyNoDelay ? { extraConfig: 'network_settings = { nagle = false }' } : {}),
   })
   let prosodyPid: number | undefined
   try {

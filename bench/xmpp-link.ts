@@ -39,8 +39,6 @@ interface Transport {
   /** After both sides closed the XML stream: end the connection normally. */
   finish(): void
   destroy(): void
-  /** Bytes queued locally and not yet handed to the kernel. */
-  buffered(): number
 }
 
 interface TransportSink {
@@ -151,10 +149,6 @@ class TcpTransport implements Transport {
   destroy(): void {
     this.socket.destroy()
   }
-
-  buffered(): number {
-    return this.socket.writableLength
-  }
 }
 
 /** RFC 7395: every WebSocket message is one complete XML document. */
@@ -221,10 +215,6 @@ class WsTransport implements Transport {
 
   destroy(): void {
     this.socket.terminate()
-  }
-
-  buffered(): number {
-    return this.socket.bufferedAmount
   }
 }
 
@@ -321,10 +311,6 @@ export class XmppLink implements TransportSink {
 
   send(xml: string): void {
     this.#transport?.send(xml)
-  }
-
-  buffered(): number {
-    return this.#transport?.buffered() ?? 0
   }
 
   get ended(): boolean {

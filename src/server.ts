@@ -24,6 +24,9 @@ import { systemClock } from './system/system-clock.js'
 import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
 import { VERSION } from './version.js'
 
+/** How long a client may take to send a whole request (headers and body). */
+const REQUEST_RECEIVE_TIMEOUT_MS = 10_000
+
 export interface ServerDeps {
   readonly logger?: Logger
   readonly metrics?: Metrics
@@ -83,7 +86,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     // A held BOSH request may legitimately wait boshMaxWaitMs: never cut it ourselves.
     // Node's requestTimeout covers receiving the request only (a held response
     // is not cut by it), so a slow-body client is dropped within seconds…
-    requestTimeout: 10_000,
+    requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
     // …while an idle socket under a held BOSH request must outlive boshMaxWaitMs.
     connectionTimeout: config.boshMaxWaitMs + 30_000,
     keepAliveTimeout: config.boshMaxWaitMs + 10_000,
@@ -93,6 +96,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   })
 
   // Liveness and readiness: while draining, a load balancer must take this node out of rotation.
+  // Slow headers are cut by Node itself.
+  app.server.headersTimeout = REQUEST_RECEIVE_TIMEOUT_MS
+
   app.get('/healthz', async (_request, reply) => {
     return reply
       .code(accepting ? 200 : 503)
@@ -149,6 +155,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     admit: (ip) => sessionLimits.admit(ip),
     version: VERSION,
     xmlLimits: limits,
+    bodyTimeoutMs: REQUEST_RECEIVE_TIMEOUT_MS,
   })
 
   let shuttingDown: Promise<void> | undefined

@@ -189,3 +189,30 @@ t.test('an upstream that stops reading ends the BOSH session with remote-connect
   await new Promise((r) => setTimeout(r, 50))
   t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="bosh",condition="remote-connection-failed"\} 1/)
 })
+
+t.test('timeouts: a slow body is cut within seconds, a held request is not', async (t) => {
+  const net = await import('node:net')
+  const prosody = await startProsody({ users: [{ username: 'jo', password: 'pw' }] })
+  t.teardown(() => prosody.stop())
+  const cw = await startCauseway({ upstream: [`localhost=tcp://127.0.0.1:${prosody.c2sPort}`] })
+  t.teardown(() => cw.stop())
+  const created = await (await fetch(cw.boshUrl, { method: 'POST', body: create("rid='10' to='localhost' wait='12' hold='1' ver='1.11'") })).text()
+  const sid = /sid='([^']+)'/.exec(created)?.[1]
+  const started = Date.now()
+  const held = fetch(cw.boshUrl, { method: 'POST', body: `<body ${NS} sid='${sid}' rid='11'/>` }).then(async (r) => ({ body: await r.text(), ms: Date.now() - started }))
+
+  const slow = await new Promise<{ reply: string; ms: number }>((resolve) => {
+    const socket = net.connect(cw.port, '127.0.0.1', () => {
+      socket.write(`POST /http-bind HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: 200\r\n\r\n<body ${NS} `)
+    })
+    let reply = ''
+    socket.on('data', (d) => (reply += d.toString()))
+    socket.on('error', () => {})
+    socket.on('close', () => resolve({ reply, ms: Date.now() - started }))
+  })
+  t.ok(slow.ms < 15_000, `the slow-body connection was cut after ${slow.ms} ms`)
+  t.match(slow.reply, /^HTTP\/1\.1 408/, 'with 408 Request Timeout')
+  const answer = await held
+  t.equal(answer.body, `<body ${NS}/>`, 'the held request got its empty body at wait expiry')
+  t.ok(answer.ms >= 11_500, `after ${answer.ms} ms: not cut by the server's own timeouts`)
+})

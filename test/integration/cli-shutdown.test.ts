@@ -51,8 +51,19 @@ t.test('SIGTERM: upstream closed, then <close/>, then exit 0', async (t) => {
   const client = await rawClient(`ws://127.0.0.1:${port}/xmpp-websocket`)
   client.send(OPEN())
   await client.waitForMatch(/^<stream:features/)
+
+  // A BOSH session with a request held at the moment of shutdown.
+  const NS = "xmlns='http://jabber.org/protocol/httpbind'"
+  const bosh = `http://127.0.0.1:${port}/http-bind`
+  const created = await (await fetch(bosh, { method: 'POST', body: `<body ${NS} rid='10' to='localhost' wait='30' hold='1' ver='1.11'/>` })).text()
+  const sid = /sid='([^']+)'/.exec(created)?.[1]
+  t.ok(sid, 'a BOSH session is open')
+  const held = fetch(bosh, { method: 'POST', body: `<body ${NS} sid='${sid}' rid='11'/>` }).then((r) => r.text())
+  await new Promise((r) => setTimeout(r, 100))
+
   const started = Date.now()
   proc.child.kill('SIGTERM')
+  t.equal(await held, `<body ${NS} type='terminate' condition='system-shutdown'/>`, 'the held BOSH request is answered with system-shutdown')
   const closed = await client.closed
   t.equal(client.messages.at(-1), "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>", 'the session ends with <close/>')
   t.equal(closed.code, 1001, 'going away')

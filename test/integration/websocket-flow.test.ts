@@ -133,3 +133,35 @@ t.test('a client that sends a lot before the stream opens is not left paused', a
   t.equal(fake.received().split('z'.repeat(30_000)).length - 1, 5, 'all five early stanzas were relayed')
   client.socket.close()
 })
+
+t.test('RFC 7395 §3.6.1: an upstream stream error is forwarded, then <close/>', async (t) => {
+  const { upstream, cw } = await setup(t)
+  const client = await rawClient(cw.wsUrl)
+  client.send(OPEN())
+  const fake = await upstream.nextOpened()
+  await client.waitForMatch(/^<stream:features/)
+  fake.socket.write("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Replaced by new connection</text></stream:error></stream:stream>")
+  const closed = await client.closed
+  const tail = client.messages.slice(-2)
+  t.equal(
+    tail[0],
+    '<stream:error xmlns:stream="http://etherx.jabber.org/streams"><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">Replaced by new connection</text></stream:error>',
+    'the upstream error, namespaced for standalone use',
+  )
+  t.equal(tail[1], "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+  t.equal(closed.code, 1000)
+  await eventually(() => cw.causeway.websocket.sessions.size === 0)
+  t.match(await cw.causeway.metrics.registry.metrics(), /condition="conflict"\} 1/)
+})
+
+t.test('an upstream that drops the connection mid-session: remote-connection-failed', async (t) => {
+  const { upstream, cw } = await setup(t)
+  const client = await rawClient(cw.wsUrl)
+  client.send(OPEN())
+  const fake = await upstream.nextOpened()
+  await client.waitForMatch(/^<stream:features/)
+  fake.socket.destroy()
+  await client.closed
+  t.match(client.messages.at(-2), /<remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
+  t.equal(client.messages.at(-1), "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+})

@@ -35,6 +35,8 @@ export interface BoshRouteOptions {
   readonly admit: (ip: string) => Admission
   readonly version: string
   readonly xmlLimits: XmlLimits
+  /** Time allowed to receive a whole request body, ms. */
+  readonly bodyTimeoutMs: number
 }
 
 export interface BoshTransport {
@@ -127,6 +129,27 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     // XEP-0124 §5: the body is XML whatever the Content-Type says (Strophe may send text/plain to dodge preflights).
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: route.options.maxBodyBytes }, (_request, body, done) => done(null, body))
+
+    // A client that trickles its body ties up a socket and a parser: the whole
+    // body must arrive within bodyTimeoutMs. (Node's own requestTimeout is not
+    // enforced once the body is being read.) The held response that follows
+    // is not limited by this.
+    scope.addHook('onRequest', (request, reply, done) => {
+      if (request.method !== 'POST') return done()
+      const socket = request.raw.socket
+      const timer = setTimeout(() => {
+        metrics.refusals.inc({ transport: 'bosh', reason: 'body-timeout' })
+        if (!socket || socket.destroyed || typeof socket.end !== 'function') return
+        socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        socket.destroy()
+      }, route.bodyTimeoutMs)
+      timer.unref()
+      const clear = () => clearTimeout(timer)
+      request.raw.once('end', clear)
+      request.raw.once('close', clear)
+      reply.raw.once('finish', clear)
+      done()
+    })
 
     const post = async (request: FastifyRequest, reply: FastifyReply) => {
       const cors = corsHeaders(request)
