@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController } from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IdSource } from './core/ids.js'
 import type { XmlLimits } from './core/xml/stream-reader.js'
 import type { Config } from './config/options.js'
@@ -95,16 +95,17 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return503OnClosing: true,
   })
 
-  // Liveness and readiness: while draining, a load balancer must take this node out of rotation.
   // Slow headers are cut by Node itself.
   app.server.headersTimeout = REQUEST_RECEIVE_TIMEOUT_MS
 
-  app.get('/healthz', async (_request, reply) => {
-    return reply
+  // Readiness: while draining, a load balancer must take this node out of rotation at once.
+  const readiness = async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply
       .code(accepting ? 200 : 503)
       .header('cache-control', 'no-store')
       .send({ status: accepting ? 'ok' : 'draining', version: VERSION })
-  })
+  app.get('/healthz', readiness)
+  app.get('/readyz', readiness)
 
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
@@ -156,13 +157,16 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     version: VERSION,
     xmlLimits: limits,
     bodyTimeoutMs: REQUEST_RECEIVE_TIMEOUT_MS,
+    accepting: () => accepting,
   })
 
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       accepting = false
-      logger.info({ websocket: websocket.sessions.size, bosh: bosh.registry.size }, 'shutting down')
+      logger.info({ websocket: websocket.sessions.size, bosh: bosh.registry.size, drainMs: config.shutdownDrainMs }, 'shutting down')
+      // New sessions are refused from now on; open ones keep working for the drain period.
+      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs).unref())
       bosh.shutdown()
       const drained = websocket.shutdown()
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())

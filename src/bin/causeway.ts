@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutdown requested')
     // A second signal, or a drain that overruns its deadline, ends the process anyway.
-    const hardStop = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000)
+    const hardStop = setTimeout(() => process.exit(1), config.shutdownDrainMs + config.shutdownTimeoutMs + 5000)
     hardStop.unref()
     process.once(signal, () => process.exit(1))
     causeway.shutdown().then(

@@ -33,6 +33,7 @@ export interface ConfigValues {
   readonly wsCloseTimeoutMs: number
   readonly writeBufferHighWaterBytes: number
   readonly drainTimeoutMs: number
+  readonly shutdownDrainMs: number
   readonly shutdownTimeoutMs: number
   readonly logLevel: LogLevel
   readonly boshMaxWaitMs: number
@@ -363,6 +364,16 @@ export const OPTIONS: OptionTable = {
     max: 10 * MINUTE,
     unit: 'ms',
     description: 'A peer whose queued output does not drain within this time is closed; protects against readers that never read.',
+  },
+  shutdownDrainMs: {
+    group: 'Flow control and shutdown',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    description:
+      'On shutdown, how long open sessions keep running (while /readyz says not ready and new sessions are refused) before they are ended; lets a load balancer move clients away first.',
   },
   shutdownTimeoutMs: {
     group: 'Flow control and shutdown',

@@ -376,6 +376,7 @@ t.test('a full config file', async (t) => {
     wsCloseTimeoutMs: 2000,
     writeBufferHighWaterBytes: 65536,
     drainTimeoutMs: 10000,
+    shutdownDrainMs: 250,
     shutdownTimeoutMs: 0,
     logLevel: 'warn',
     boshMaxWaitMs: 30000,

@@ -11,6 +11,7 @@ import type { BoshOptions } from '../../core/bosh/options.js'
 import type { BoshReply } from '../../core/bosh/reply.js'
 import { terminalReply } from '../../core/bosh/reply.js'
 import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
+import { parseBody } from '../../core/bosh/body.js'
 import type { Admission } from '../../core/bosh/session-registry.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
@@ -37,6 +38,8 @@ export interface BoshRouteOptions {
   readonly xmlLimits: XmlLimits
   /** Time allowed to receive a whole request body, ms. */
   readonly bodyTimeoutMs: number
+  /** False while the server drains: session creation is refused with 503. */
+  readonly accepting: () => boolean
 }
 
 export interface BoshTransport {
@@ -155,7 +158,18 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       const cors = corsHeaders(request)
       if (!cors) return refuseOrigin(reply)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      registry.handleBody(body, { respond: (answer) => send(reply, cors, answer) }, { ip: request.ip })
+      const responder = { respond: (answer: BoshReply) => send(reply, cors, answer) }
+      if (route.accepting()) {
+        registry.handleBody(body, responder, { ip: request.ip })
+        return reply
+      }
+      // Draining: existing sessions carry on, new ones are sent elsewhere.
+      const parsed = parseBody(body, { maxBodyBytes: route.options.maxBodyBytes })
+      if (parsed.ok && parsed.request.kind === 'create') {
+        metrics.refusals.inc({ transport: 'bosh', reason: 'draining' })
+        return reply.code(503).headers({ ...cors, 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' }).send('Server is shutting down\n')
+      }
+      registry.handleParsed(parsed, responder, { ip: request.ip })
       return reply
     }
 
