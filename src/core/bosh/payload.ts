@@ -4,6 +4,7 @@
  * number of them with the wrapper's attributes. Every response body, the
  * terminate bodies included, is built here.
  */
+import { serialize } from '../xml/serialize.js'
 import { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
@@ -45,7 +46,7 @@ function usesStreamPrefix(el: Element): boolean {
 
 /** Serialise an element as it will appear inside a response body. */
 export function toPayload(el: Element): Payload {
-  const xml = el.toString()
+  const xml = serialize(el)
   return { xml, bytes: utf8Length(xml), streamPrefix: usesStreamPrefix(el) }
 }
 

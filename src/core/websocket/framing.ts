@@ -6,6 +6,7 @@
  * declared (RFC 7395 §3.3.3). TCP side: one long `<stream:stream>` document.
  * This module only converts; the session decides what to do.
  */
+import { serialize } from '../xml/serialize.js'
 import { Element, escapeXML } from 'ltx'
 import type { StreamFailure } from '../conditions.js'
 import { NS, streamFailure } from '../conditions.js'
@@ -13,6 +14,16 @@ import { XmlStreamReader } from '../xml/stream-reader.js'
 import type { XmlLimits } from '../xml/stream-reader.js'
 import type { StreamInfo } from '../xmpp/stream-header.js'
 import { streamErrorXml } from '../xmpp/stream-header.js'
+
+/** UTF-8 size of a string without allocating a Buffer (cores avoid node:buffer). */
+function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3
+  }
+  return bytes
+}
 
 export type ClientFrame =
   /** RFC 7395 §3.4: `<open/>` starts (or, after SASL, restarts) the stream. */
@@ -33,7 +44,7 @@ export function parseClientMessage(message: string, limits: XmlLimits): ClientFr
     if (event.type === 'element') root = event.element
   }
   if (!root) return { kind: 'error', failure: streamFailure('not-well-formed', 'empty message') }
-  return classify(root, message.length)
+  return classify(root, utf8Length(message))
 }
 
 function classify(root: Element, bytes: number): ClientFrame {
@@ -95,7 +106,7 @@ export function clientMessage(element: Element): string {
   } else if (!element.name.includes(':') && attrs.xmlns === undefined) {
     attrs.xmlns = NS.client
   }
-  return element.toString()
+  return serialize(element)
 }
 
 /**
@@ -103,7 +114,7 @@ export function clientMessage(element: Element): string {
  * declarations, which are harmless (and equal) inside the upstream stream.
  */
 export function upstreamMessage(element: Element): string {
-  return element.toString()
+  return serialize(element)
 }
 
 /** RFC 7395 §3.6.1: a stream error is followed by `<close/>`. */

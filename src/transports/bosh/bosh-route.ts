@@ -17,6 +17,7 @@ import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
 import { originAllowed } from '../../http/origin-policy.js'
 import type { Logger } from '../../observability/logger.js'
+import { loggableId } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { escapeXML } from 'ltx'
 import { BoshUpstream } from './bosh-upstream.js'
@@ -95,7 +96,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       return agrees ? 'ok' : 'host-unknown'
     },
     connect: (sink, context) => {
-      const sessionLog = log.child({ sid: context.sid, transport: 'bosh', remote: context.ip })
+      const sessionLog = log.child({ sid: loggableId(context.sid), transport: 'bosh', remote: context.ip })
       sessionLog.debug({ to: context.params.to, wait: context.params.wait, hold: context.params.hold }, 'bosh session created')
       return new BoshUpstream(sink, route.upstream, sessionLog, metrics)
     },

@@ -2,6 +2,7 @@
  * The BOSH session's UpstreamPort over a real UpstreamStream: the same
  * connector, reader and STARTTLS handling as the WebSocket transport.
  */
+import { serialize } from '../../core/xml/serialize.js'
 import net from 'node:net'
 import type { Element } from 'ltx'
 import type { UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../../core/bosh/upstream-port.js'
@@ -61,7 +62,7 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     const stream = this.#stream
     if (!stream) return
     for (const element of elements) {
-      const xml = element.toString()
+      const xml = serialize(element)
       if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, Buffer.byteLength(xml)) }, 'client → upstream')
       this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_upstream' })
       this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_upstream' }, Buffer.byteLength(xml))
@@ -104,7 +105,7 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
 
   element(element: Element): void {
     // Measured as serialised for the client; the session serialises it again into the body.
-    const bytes = Buffer.byteLength(element.toString())
+    const bytes = Buffer.byteLength(serialize(element))
     if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, bytes) }, 'upstream → client')
     this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_client' })
     this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_client' }, bytes)

@@ -19,7 +19,7 @@ import {
 import type { ClientFrame } from '../../core/websocket/framing.js'
 import type { StreamInfo } from '../../core/xmpp/stream-header.js'
 import type { Logger } from '../../observability/logger.js'
-import { summarise } from '../../observability/logger.js'
+import { loggableId, summarise } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { RouteResult } from '../../upstream/routing.js'
 import type { UpstreamCloseReason, UpstreamHandler, UpstreamSettings } from '../../upstream/upstream-stream.js'
@@ -208,7 +208,7 @@ export class WebSocketSession implements UpstreamHandler {
     this.#openSent = true
     this.#send(openMessage({ ...info, from: info.from ?? this.#domain }))
     this.#send(clientMessage(features))
-    this.log.debug({ streamId: info.id }, 'stream open')
+    this.log.debug({ streamId: info.id === undefined ? undefined : loggableId(info.id) }, 'stream open')
   }
 
   element(element: Element): void {
