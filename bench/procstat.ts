@@ -51,15 +51,19 @@ export function cpuSeconds(pid: number): number | undefined {
   return (utime + stime) / clockTicks()
 }
 
-/** Whole-machine CPU: busy and total jiffies over all cores. */
-export function machineCpu(): { busy: number; total: number; cores: number } {
+/**
+ * Whole-machine CPU in jiffies over all cores: busy (user, nice, system, irq, softirq), steal (time the
+ * hypervisor gave to someone else while this VM wanted to run) and total (all of it, idle included).
+ */
+export function machineCpu(): { busy: number; steal: number; total: number; cores: number } {
   const stat = readFileSync('/proc/stat', 'utf8')
   const line = stat.split('\n')[0] ?? ''
   const values = line.trim().split(/\s+/).slice(1).map(Number)
-  const idle = (values[3] ?? 0) + (values[4] ?? 0) // idle + iowait
-  const total = values.slice(0, 8).reduce((a, b) => a + b, 0) // without guest, already in user
+  const at = (i: number) => values[i] ?? 0
+  const total = values.slice(0, 8).reduce((a, b) => a + b, 0) // guest time is already in user
+  const busy = at(0) + at(1) + at(2) + at(5) + at(6)
   const cores = stat.split('\n').filter((l) => /^cpu\d+ /.test(l)).length
-  return { busy: total - idle, total, cores }
+  return { busy, steal: at(7), total, cores }
 }
 
 /** CPU use of a set of processes and of the machine between two points in time. */
@@ -83,6 +87,8 @@ export class CpuMeter {
     machineBusyPercent: number
     /** Busy CPU not used by the measured processes (kernel softirq for loopback, other processes), % of one core. */
     unattributedPercent: number
+    /** CPU the hypervisor withheld (steal), % of one core. */
+    stealPercent: number
   } {
     const wallSeconds = (performance.now() - this.#wall) / 1000
     const self = process.cpuUsage(this.#self)
@@ -93,6 +99,7 @@ export class CpuMeter {
     const machine = machineCpu()
     const total = machine.total - this.#machine.total
     const machineBusyPercent = total > 0 ? ((machine.busy - this.#machine.busy) / total) * 100 : NaN
+    const stealPercent = total > 0 ? ((machine.steal - this.#machine.steal) / total) * 100 * machine.cores : NaN
     const ours = Object.values(percent).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0)
     return {
       wallSeconds,
@@ -100,6 +107,7 @@ export class CpuMeter {
       cpuSeconds: seconds,
       machineBusyPercent,
       unattributedPercent: Math.max(0, machineBusyPercent * machine.cores - ours),
+      stealPercent,
     }
   }
 }

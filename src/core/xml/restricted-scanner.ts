@@ -145,6 +145,9 @@ export class RestrictedScanner {
   #nameBytes = 0
   #attrNames = new Set<string>()
   #attrName = ''
+  #attrNameBytes = 0
+  /** The previous code unit was a high surrogate (possibly at the end of the last chunk). */
+  #expectLowSurrogate = false
   #quote = 0
   #valueBytes = 0
   #entity = ''
@@ -194,7 +197,11 @@ export class RestrictedScanner {
         failure = this.#error('policy-violation', `element exceeds ${this.limits.maxStanzaBytes} bytes`)
       } else if (!isXmlChar(c)) {
         failure = this.#error('not-well-formed', 'character not allowed in XML')
+      } else if ((c >= 0xdc00 && c <= 0xdfff) !== this.#expectLowSurrogate) {
+        // Text handed over as a string may hold lone surrogates that UTF-8 bytes never could.
+        failure = this.#error('not-well-formed', 'unpaired surrogate')
       } else {
+        this.#expectLowSurrogate = c >= 0xd800 && c <= 0xdbff
         this.#replacement = undefined
         failure = this.#step(c)
       }
@@ -282,6 +289,9 @@ export class RestrictedScanner {
         }
         this.#name = String.fromCharCode(c)
         this.#nameBytes = utf8Bytes(c)
+        if (this.#nameBytes > this.limits.maxNameBytes) {
+          return this.#error('policy-violation', `name longer than ${this.limits.maxNameBytes} bytes`)
+        }
         this.#attrNames.clear()
         this.#state = State.startName
         this.#replacement = '<' + String.fromCharCode(c)
@@ -374,6 +384,7 @@ export class RestrictedScanner {
             return this.#error('policy-violation', `more than ${this.limits.maxAttributes} attributes`)
           }
           this.#attrName = String.fromCharCode(c)
+          this.#attrNameBytes = utf8Bytes(c)
           this.#state = State.attrName
           return undefined
         }
@@ -382,7 +393,8 @@ export class RestrictedScanner {
       case State.attrName:
         if (isNameChar(c)) {
           this.#attrName += String.fromCharCode(c)
-          if (this.#attrName.length > this.limits.maxNameBytes) {
+          this.#attrNameBytes += utf8Bytes(c)
+          if (this.#attrNameBytes > this.limits.maxNameBytes) {
             return this.#error('policy-violation', `name longer than ${this.limits.maxNameBytes} bytes`)
           }
           return undefined
@@ -438,6 +450,13 @@ export class RestrictedScanner {
         }
         this.#entity += String.fromCharCode(c)
         if (this.#entity.length > 10) return this.#error('not-well-formed', 'unknown entity or stray &')
+        if (this.#entityReturn === State.attrValue) {
+          // A reference never expands to more than it takes to write, so counting it as written bounds the value.
+          this.#valueBytes += 1
+          if (this.#valueBytes > this.limits.maxAttributeValueBytes) {
+            return this.#error('policy-violation', `attribute value longer than ${this.limits.maxAttributeValueBytes} bytes`)
+          }
+        }
         return undefined
 
       case State.selfClose:
@@ -481,6 +500,10 @@ export class RestrictedScanner {
   #attributeEquals(): StreamFailure | undefined {
     if (this.#attrNames.has(this.#attrName)) {
       return this.#error('not-well-formed', 'duplicate attribute')
+    }
+    if (this.#attrName === '__proto__') {
+      // ltx keeps attributes in a plain object, where this name would vanish silently.
+      return this.#error('policy-violation', 'attribute name __proto__ is not supported')
     }
     this.#attrNames.add(this.#attrName)
     this.#state = State.beforeValue

@@ -13,6 +13,7 @@ import SaxLtx from 'ltx/src/parsers/ltx.js'
 import type { StreamFailure } from '../conditions.js'
 import { streamFailure } from '../conditions.js'
 import { RestrictedScanner, DEFAULT_XML_LIMITS } from './restricted-scanner.js'
+import { scanUtf8 } from './utf8.js'
 import type { ScanMode, XmlLimits } from './restricted-scanner.js'
 
 export type ReaderEvent =
@@ -25,7 +26,12 @@ export type ReaderEvent =
   | { readonly type: 'error'; readonly failure: StreamFailure }
 
 export class XmlStreamReader {
-  #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+  // Only ever given bytes scanUtf8 accepted; a byte-order mark is handled by #feed.
+  #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+  /** The start of a multibyte character whose remaining bytes have not arrived. */
+  #pending: Uint8Array | undefined
+  /** Nothing has been read yet (a leading byte-order mark is dropped). */
+  #atStart = true
   #scanner: RestrictedScanner
   #sax: SaxLtx
   #events: ReaderEvent[] = []
@@ -49,17 +55,19 @@ export class XmlStreamReader {
   /** Feed bytes (or already-decoded text) and collect the events they complete. */
   write(chunk: Uint8Array | string): ReaderEvent[] {
     if (this.#failed) return []
-    let text: string
-    if (typeof chunk === 'string') {
-      text = chunk
-    } else {
-      try {
-        text = this.#decoder.decode(chunk, { stream: true })
-      } catch {
-        return this.#failWith(streamFailure('not-well-formed', 'invalid UTF-8'))
-      }
+    if (typeof chunk === 'string') return this.#feed(chunk)
+    const bytes = this.#pending ? concat(this.#pending, chunk) : chunk
+    this.#pending = undefined
+    const scan = scanUtf8(bytes)
+    const text = scan.valid > 0 ? this.#decoder.decode(bytes.subarray(0, scan.valid)) : ''
+    const events = text ? this.#feed(text) : []
+    if (scan.valid === bytes.length || this.#failed) return events
+    if (scan.incompleteTail) {
+      this.#pending = bytes.slice(scan.valid)
+      return events
     }
-    return this.#feed(text)
+    // Everything before the bad byte counts, however the bytes were split.
+    return [...events, ...this.#failWith(streamFailure('not-well-formed', 'invalid UTF-8'))]
   }
 
   /**
@@ -68,14 +76,11 @@ export class XmlStreamReader {
    */
   end(): ReaderEvent[] {
     if (this.#failed) return []
-    let rest = ''
-    try {
-      rest = this.#decoder.decode()
-    } catch {
+    if (this.#pending) {
+      this.#pending = undefined
       return this.#failWith(streamFailure('not-well-formed', 'truncated UTF-8 sequence'))
     }
-    const events = rest ? this.#feed(rest) : []
-    if (this.#failed) return events
+    const events: ReaderEvent[] = []
     if (this.mode === 'document' && !this.#scanner.complete) {
       return [...events, ...this.#failWith(streamFailure('not-well-formed', this.#scanner.started ? 'incomplete element' : 'empty document'))]
     }
@@ -87,7 +92,8 @@ export class XmlStreamReader {
    * stream on the same connection, so parsing starts over from nothing.
    */
   reset(): void {
-    this.#decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+    this.#pending = undefined
+    this.#atStart = true
     this.#scanner = new RestrictedScanner(this.mode, this.limits)
     this.#sax.removeAllListeners()
     this.#sax = this.#newSax()
@@ -96,7 +102,13 @@ export class XmlStreamReader {
     this.#failed = false
   }
 
-  #feed(text: string): ReaderEvent[] {
+  #feed(input: string): ReaderEvent[] {
+    let text = input
+    if (this.#atStart && text.length > 0) {
+      this.#atStart = false
+      // XML 1.0 §4.3.3: a byte-order mark may start the entity; it is not content.
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+    }
     const scan = this.#scanner.scan(text)
     const accepted = scan.output
     this.#events = []
@@ -174,6 +186,13 @@ export class XmlStreamReader {
     if (!cursor || (this.mode === 'stream' && cursor === this.#root)) return
     cursor.t(text)
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length)
+  joined.set(a, 0)
+  joined.set(b, a.length)
+  return joined
 }
 
 export { DEFAULT_XML_LIMITS }
