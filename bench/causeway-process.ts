@@ -15,6 +15,8 @@ export interface CausewayProcess {
   readonly pid: number
   readonly port: number
   readonly wsUrl: string
+  /** http://127.0.0.1:PORT/http-bind */
+  readonly boshUrl: string
   /** How it was started, for the report. */
   readonly command: string
   /** Undefined while it runs. */
@@ -38,6 +40,8 @@ export interface CausewayProcessOptions {
   /** A built entry point (e.g. dist/bin/causeway.js) to run with plain node instead of src/bin/causeway.ts under tsx. */
   readonly entry?: string | undefined
   readonly startTimeoutMs?: number
+  /** More command-line flags, after the defaults (a later flag wins). */
+  readonly extraArgs?: readonly string[]
 }
 
 export async function startCausewayProcess(options: CausewayProcessOptions): Promise<CausewayProcess> {
@@ -50,6 +54,7 @@ export async function startCausewayProcess(options: CausewayProcessOptions): Pro
     '--log-level', 'warn',
     '--max-sessions', String(Math.max(Number(cap), 10000)),
     '--max-sessions-per-ip', cap,
+    ...(options.extraArgs ?? []),
   ]
   const nodeArgs = options.entry === undefined ? ['--import', 'tsx', BIN, ...args] : [options.entry, ...args]
   const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
@@ -98,6 +103,7 @@ export async function startCausewayProcess(options: CausewayProcessOptions): Pro
     pid: child.pid!,
     port,
     wsUrl: `ws://127.0.0.1:${port}/xmpp-websocket`,
+    boshUrl: `${base}/http-bind`,
     command: `node ${shown.join(' ')}`,
     exitStatus: () => status,
     output: () => output,

@@ -3,6 +3,9 @@
  * command-line flags (`npm run bench -- --pairs 200`). Bad values are errors.
  */
 
+export type PathName = 'tcp' | 'ws' | 'bosh-causeway' | 'bosh-prosody'
+export const ALL_PATHS: readonly PathName[] = ['tcp', 'ws', 'bosh-causeway', 'bosh-prosody']
+
 export interface BenchOptions {
   readonly quick: boolean
   /** Pairs of sessions; each pair is two users, so 2 × pairs sessions per path. */
@@ -25,8 +28,12 @@ export interface BenchOptions {
   readonly timeoutSeconds: number
   /** Run Causeway from a built entry point with plain node instead of src/ under tsx. */
   readonly causewayEntry: string | undefined
-  /** Which paths to run. */
-  readonly paths: ReadonlyArray<'tcp' | 'ws'>
+  /** Pairs of sessions on the BOSH paths (at most `pairs`: the same users log in again). */
+  readonly boshPairs: number
+  /** Which paths to run (possibly none, e.g. with idleBosh). */
+  readonly paths: ReadonlyArray<PathName>
+  /** Idle held-session memory: numbers of BOSH sessions to hold through Causeway, ascending; empty: skipped. */
+  readonly idleBosh: readonly number[]
   /**
    * Turn Nagle's algorithm off on Prosody's sockets (network_settings.nagle = false; Prosody's default is on).
    * Causeway and the load generator always set TCP_NODELAY. Measured here it made no consistent difference.
@@ -35,7 +42,7 @@ export interface BenchOptions {
 }
 
 interface Spec {
-  readonly key: Exclude<keyof BenchOptions, 'quick' | 'causewayEntry' | 'paths' | 'prosodyNoDelay'>
+  readonly key: Exclude<keyof BenchOptions, 'quick' | 'causewayEntry' | 'paths' | 'prosodyNoDelay' | 'idleBosh'>
   readonly flag: string
   readonly env: string
   readonly min: number
@@ -47,6 +54,7 @@ interface Spec {
 
 const SPECS: readonly Spec[] = [
   { key: 'pairs', flag: '--pairs', env: 'BENCH_PAIRS', min: 1, max: 1000, normal: 50, quick: 10, help: 'pairs of sessions (2 users each)' },
+  { key: 'boshPairs', flag: '--bosh-pairs', env: 'BENCH_BOSH_PAIRS', min: 1, max: 1000, normal: 25, quick: 5, help: 'pairs on the two BOSH paths (capped at --pairs)' },
   { key: 'messages', flag: '--messages', env: 'BENCH_MESSAGES', min: 1, max: 100_000, normal: 200, quick: 100, help: 'messages per session and direction in the throughput run' },
   { key: 'size', flag: '--size', env: 'BENCH_SIZE', min: 0, max: 60_000, normal: 100, quick: 100, help: 'message body bytes' },
   { key: 'window', flag: '--window', env: 'BENCH_WINDOW', min: 1, max: 1000, normal: 8, quick: 8, help: 'messages in flight per sending session' },
@@ -61,7 +69,10 @@ export const USAGE = `Usage: npm run bench -- [flags]   (or the BENCH_* environm
 
   --quick                 (BENCH_QUICK=1) small run, finishes in well under 30 s
 ${SPECS.map((s) => `  ${`${s.flag} N`.padEnd(24)}(${s.env}) ${s.help}; default ${s.normal}, quick ${s.quick}`).join('\n')}
-  --paths tcp,ws          (BENCH_PATHS) which paths to run; default both
+  --paths LIST            (BENCH_PATHS) which paths to run, in order, from tcp, ws, bosh-causeway, bosh-prosody
+                          (or "none"); default all four
+  --idle-bosh N,N         (BENCH_IDLE_BOSH) also measure Causeway's RSS with N idle BOSH sessions (creation only,
+                          one empty request held each), for each N in turn; default off
   --prosody-nodelay       (BENCH_PROSODY_NODELAY=1) Prosody with network_settings = { nagle = false }
                           (TCP_NODELAY, like Causeway and the load generator); default: Prosody's own default, Nagle on
   --causeway-entry FILE   (BENCH_CAUSEWAY_ENTRY) run Causeway as "node FILE" (a build) instead of "node --import tsx src/bin/causeway.ts"
@@ -91,7 +102,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     }
     const eq = arg.indexOf('=')
     const name = eq > 0 ? arg.slice(0, eq) : arg
-    const known = SPECS.some((s) => s.flag === name) || name === '--paths' || name === '--causeway-entry'
+    const known = SPECS.some((s) => s.flag === name) || name === '--paths' || name === '--causeway-entry' || name === '--idle-bosh'
     if (!known) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`)
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
     if (value === undefined) throw new UsageError(`${name} needs a value`)
@@ -112,9 +123,17 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     }
     values[spec.key] = value
   }
-  const rawPaths = flags.get('--paths') ?? (env.BENCH_PATHS || 'tcp,ws')
-  const paths = rawPaths.split(',').map((p) => p.trim())
-  if (paths.length === 0 || paths.some((p) => p !== 'tcp' && p !== 'ws')) throw new UsageError(`--paths: a comma-separated list of tcp and ws (got ${JSON.stringify(rawPaths)})`)
+  const rawPaths = flags.get('--paths') ?? (env.BENCH_PATHS || ALL_PATHS.join(','))
+  const paths = rawPaths.trim() === 'none' ? [] : rawPaths.split(',').map((p) => p.trim())
+  if ((paths.length === 0 && rawPaths.trim() !== 'none') || paths.some((p) => !(ALL_PATHS as readonly string[]).includes(p))) {
+    throw new UsageError(`--paths: a comma-separated list of ${ALL_PATHS.join(', ')}, or none (got ${JSON.stringify(rawPaths)})`)
+  }
+  const rawIdle = flags.get('--idle-bosh') ?? (env.BENCH_IDLE_BOSH || '')
+  const idleBosh = rawIdle.trim() === '' ? [] : rawIdle.split(',').map((n) => Number(n.trim().replace(/_/g, '')))
+  if (idleBosh.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) {
+    throw new UsageError(`--idle-bosh: comma-separated session counts from 1 to 100000 (got ${JSON.stringify(rawIdle)})`)
+  }
+  idleBosh.sort((a, b) => a - b)
   const entry = flags.get('--causeway-entry') ?? (env.BENCH_CAUSEWAY_ENTRY || undefined)
   return {
     quick,
@@ -128,7 +147,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     stallMs: values.stallMs!,
     timeoutSeconds: values.timeoutSeconds!,
     causewayEntry: entry,
-    paths: [...new Set(paths)] as Array<'tcp' | 'ws'>,
+    boshPairs: Math.min(values.boshPairs!, values.pairs!),
+    paths: [...new Set(paths)] as PathName[],
+    idleBosh: [...new Set(idleBosh)],
     prosodyNoDelay,
   }
 }

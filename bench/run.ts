@@ -24,8 +24,10 @@ import { metricValue, startCausewayProcess } from './causeway-process.js'
 import type { CausewayProcess } from './causeway-process.js'
 import { runExchange } from './exchange.js'
 import type { ExchangeResult } from './exchange.js'
+import { runIdleBosh } from './bosh-idle.js'
+import type { IdleBoshReport } from './bosh-idle.js'
 import { parseOptions, USAGE, UsageError } from './options.js'
-import type { BenchOptions } from './options.js'
+import type { BenchOptions, PathName } from './options.js'
 import { CpuMeter, memory } from './procstat.js'
 import type { MemorySample } from './procstat.js'
 import { count, fixed, markdownTable, mib, ms } from './report.js'
@@ -45,14 +47,14 @@ interface User {
 }
 
 interface RunReport {
-  readonly path: LinkKind
+  readonly path: PathName
   readonly run: string
   readonly result: ExchangeResult
   readonly cpu: ReturnType<CpuMeter['stop']>
 }
 
 interface PathReport {
-  readonly path: LinkKind
+  readonly path: PathName
   readonly sessions: number
   readonly loginSeconds: number
   readonly runs: RunReport[]
@@ -71,8 +73,26 @@ interface PathReport {
 const log = (text: string) => process.stdout.write(`[bench] ${text}\n`)
 const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec))
 
-function label(path: LinkKind): string {
-  return path === 'tcp' ? 'TCP direct to Prosody' : 'WebSocket via Causeway'
+function label(path: PathName): string {
+  switch (path) {
+    case 'tcp':
+      return 'TCP direct to Prosody'
+    case 'ws':
+      return 'WebSocket via Causeway'
+    case 'bosh-causeway':
+      return 'BOSH via Causeway'
+    case 'bosh-prosody':
+      return "BOSH via Prosody's mod_bosh"
+  }
+}
+
+function kindOf(path: PathName): LinkKind {
+  return path === 'tcp' ? 'tcp' : path === 'ws' ? 'ws' : 'bosh'
+}
+
+/** Paths whose sessions go through Causeway (its CPU and memory are reported). */
+function viaCauseway(path: PathName): boolean {
+  return path === 'ws' || path === 'bosh-causeway'
 }
 
 async function openSessions(
@@ -126,7 +146,7 @@ function problems(result: ExchangeResult): string[] {
 }
 
 async function runPath(
-  path: LinkKind,
+  path: PathName,
   target: { port?: number; url?: string },
   users: readonly User[],
   options: BenchOptions,
@@ -135,7 +155,7 @@ async function runPath(
   hooks: { afterLogin?: () => Promise<void>; afterTraffic?: () => Promise<void>; afterClose?: () => Promise<void> } = {},
 ): Promise<Omit<PathReport, 'memory' | 'causewayCommand' | 'causewayMetrics'>> {
   log(`${label(path)}: logging in ${users.length} sessions (${options.loginConcurrency} at a time)`)
-  const { links, seconds } = await openSessions(path, target, users, path, options.loginConcurrency)
+  const { links, seconds } = await openSessions(kindOf(path), target, users, path, options.loginConcurrency)
   log(`${label(path)}: ${links.length} sessions in ${seconds.toFixed(2)} s`)
   await hooks.afterLogin?.()
   const runs: RunReport[] = []
@@ -179,17 +199,25 @@ async function runPath(
   return { path, sessions: links.length, loginSeconds: seconds, runs, uncleanCloses }
 }
 
-function printReport(options: BenchOptions, reports: readonly PathReport[], prosody: RunningProsody | undefined, failures: readonly string[]): void {
-  const lines: string[] = []
-  const ws = reports.find((r) => r.path === 'ws')
-  const mem = ws?.memory
-  const perSession =
-    mem?.withSessions && mem.before && ws ? (mem.withSessions.rssKiB - mem.before.rssKiB) / ws.sessions : undefined
+function perSessionKiB(r: PathReport): number | undefined {
+  const mem = r.memory
+  return mem?.withSessions && mem.before ? (mem.withSessions.rssKiB - mem.before.rssKiB) / r.sessions : undefined
+}
+
+function perSessionText(r: PathReport): string {
+  const perSession = perSessionKiB(r)
   // With few sessions the difference is smaller than what one garbage collection frees or leaves behind.
-  const perSessionText =
-    perSession === undefined || ws === undefined
-      ? '–'
-      : `${fixed(perSession, 1)} KiB${ws.sessions < MIN_SESSIONS_FOR_RSS ? ` (noise: < ${MIN_SESSIONS_FOR_RSS} sessions)` : ''}`
+  return perSession === undefined ? '–' : `${fixed(perSession, 1)} KiB${r.sessions < MIN_SESSIONS_FOR_RSS ? ` (noise: < ${MIN_SESSIONS_FOR_RSS} sessions)` : ''}`
+}
+
+function printReport(
+  options: BenchOptions,
+  reports: readonly PathReport[],
+  idle: IdleBoshReport | undefined,
+  prosody: RunningProsody | undefined,
+  failures: readonly string[],
+): void {
+  const lines: string[] = []
   lines.push('', '## Results', '')
   lines.push(
     markdownTable(
@@ -203,13 +231,16 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
           count(run.result.stanzasPerSecond),
           ms(run.result.latencyMs.p50),
           ms(run.result.latencyMs.p99),
-          r.path === 'ws' ? mib(mem?.before?.rssKiB) : '–',
-          r.path === 'ws' ? mib(mem?.withSessions?.rssKiB) : '–',
-          r.path === 'ws' ? perSessionText : '–',
+          r.memory ? mib(r.memory.before?.rssKiB) : '–',
+          r.memory ? mib(r.memory.withSessions?.rssKiB) : '–',
+          r.memory ? perSessionText(r) : '–',
         ]),
       ),
     ),
   )
+  if (reports.some((r) => kindOf(r.path) === 'bosh') && options.boshPairs < options.pairs) {
+    lines.push('', `The BOSH paths ran with ${options.boshPairs} pairs (--bosh-pairs), not ${options.pairs}: their figures compare with each other, not with TCP/WebSocket at another session count.`)
+  }
   lines.push('', '### Delivery and latency detail', '')
   lines.push(
     markdownTable(
@@ -244,12 +275,12 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
             label(r.path),
             run.run,
             `${fixed(run.cpu.percent['load generator'], 0)} %`,
-            r.path === 'ws' ? `${fixed(run.cpu.percent.causeway, 0)} %` : '–',
+            viaCauseway(r.path) ? `${fixed(run.cpu.percent.causeway, 0)} %` : '–',
             `${fixed(run.cpu.percent.prosody, 0)} %`,
             `${fixed(run.cpu.unattributedPercent, 0)} %`,
             `${fixed(run.cpu.stealPercent, 0)} %`,
             `${fixed(run.cpu.machineBusyPercent, 0)} %`,
-            r.path === 'ws' ? perMsg('causeway') : '–',
+            viaCauseway(r.path) ? perMsg('causeway') : '–',
             perMsg('prosody'),
           ]
         }),
@@ -268,8 +299,10 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
       reports.map((r) => [label(r.path), String(r.sessions), `${fixed(r.loginSeconds, 2)} s`, count(r.sessions / r.loginSeconds), String(r.uncleanCloses)]),
     ),
   )
-  if (mem && ws) {
-    lines.push('', `### Causeway memory (${ws.sessions} sessions; RSS from /proc/PID/status)`, '')
+  for (const r of reports) {
+    const mem = r.memory
+    if (!mem) continue
+    lines.push('', `### Causeway memory, ${label(r.path)} (${r.sessions} sessions; RSS from /proc/PID/status)`, '')
     lines.push(
       markdownTable(
         ['idle (cold)', 'before sessions', 'with sessions', 'after traffic', 'after close', 'peak (VmHWM)', 'per session'],
@@ -281,7 +314,7 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
             mib(mem.afterTraffic?.rssKiB),
             mib(mem.afterClose?.rssKiB),
             mib(mem.afterClose?.peakKiB),
-            perSessionText,
+            perSessionText(r),
           ],
         ],
       ),
@@ -291,21 +324,27 @@ function printReport(options: BenchOptions, reports: readonly PathReport[], pros
       '"before sessions" is measured after one warm-up login/logout (so code loaded on first use is not counted per session);',
       '"per session" = (with sessions − before sessions) / sessions. RSS includes garbage not yet collected.',
     )
-    if (ws.causewayCommand) lines.push(`Causeway command: ${ws.causewayCommand}`)
-    if (ws.causewayMetrics) {
-      const m = ws.causewayMetrics
+    if (r.causewayCommand) lines.push(`Causeway command: ${r.causewayCommand}`)
+    if (r.causewayMetrics) {
+      const m = r.causewayMetrics
       const v = (series: string) => count(metricValue(m, series))
+      const t = r.path === 'ws' ? 'websocket' : 'bosh'
       lines.push(
-        `Causeway /metrics at the end: stanzas to upstream ${v('causeway_stanzas_total{transport="websocket",direction="to_upstream"}')}, ` +
-          `to client ${v('causeway_stanzas_total{transport="websocket",direction="to_client"}')}, ` +
-          `closes normal ${v('causeway_session_closes_total{transport="websocket",condition="normal"}')}, ` +
+        `Causeway /metrics at the end: stanzas to upstream ${v(`causeway_stanzas_total{transport="${t}",direction="to_upstream"}`)}, ` +
+          `to client ${v(`causeway_stanzas_total{transport="${t}",direction="to_client"}`)}, ` +
+          `closes normal ${v(`causeway_session_closes_total{transport="${t}",condition="normal"}`)}, ` +
           `V8 heap used ${mib((metricValue(m, 'causeway_nodejs_heap_size_used_bytes') ?? NaN) / 1024)}`,
       )
+      const closes = m
+        .split('\n')
+        .filter((line) => line.startsWith(`causeway_session_closes_total{transport="${t}"`) && !line.includes('condition="normal"') && !line.endsWith(' 0'))
+      if (closes.length > 0) lines.push(`Other session closes: ${closes.join('; ')}`)
     }
   }
+  if (idle) lines.push(...idle.lines)
   lines.push(
     '',
-    `Settings: pairs ${options.pairs}, messages ${options.messages} per session and direction, body ${options.size} bytes, ` +
+    `Settings: pairs ${options.pairs} (BOSH ${options.boshPairs}), messages ${options.messages} per session and direction, body ${options.size} bytes, ` +
       `window ${options.window}, paced ${options.rate > 0 ? `${options.rate}/s for ${options.pacedSeconds} s` : 'off'}, ` +
       `Prosody Nagle ${options.prosodyNoDelay ? 'off (network_settings.nagle = false)' : 'on (its default)'}${options.quick ? ' (quick)' : ''}.`,
     `Machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ` +
@@ -371,7 +410,12 @@ async function main(): Promise<number> {
     logLevel: 'info',
     // prosodyctl registers about a dozen users a second here.
     startTimeoutMs: 30_000 + sessions * 250,
-    ...(options.prosodyNoDelay ? { extraConfig: 'network_settings = { nagle = false }' } : {}),
+    bosh: options.paths.includes('bosh-prosody'),
+    // Idle BOSH sessions are unauthenticated c2s streams to Prosody, which closes those after c2s_timeout (300 s).
+    extraConfig: [
+      ...(options.prosodyNoDelay ? ['network_settings = { nagle = false }'] : []),
+      ...(options.idleBosh.length > 0 ? ['c2s_timeout = 3600'] : []),
+    ].join('\n'),
   })
   let prosodyPid: number | undefined
   try {
@@ -383,27 +427,36 @@ async function main(): Promise<number> {
 
   const failures: string[] = []
   const reports: PathReport[] = []
+  let idle: IdleBoshReport | undefined
   let causeway: CausewayProcess | undefined
   try {
     for (const path of options.paths) {
+      const pathUsers = kindOf(path) === 'bosh' ? users.slice(0, options.boshPairs * 2) : users
       if (path === 'tcp') {
-        reports.push(await runPath('tcp', { port: prosody.c2sPort }, users, options, { prosody: prosodyPid }, failures))
+        reports.push(await runPath('tcp', { port: prosody.c2sPort }, pathUsers, options, { prosody: prosodyPid }, failures))
         continue
       }
-      causeway = await startCausewayProcess({ upstreamPort: prosody.c2sPort, sessions, entry: options.causewayEntry })
+      if (path === 'bosh-prosody') {
+        const url = `http://127.0.0.1:${prosody.httpPort ?? 0}/http-bind`
+        log(`${label(path)}: ${url}${options.boshPairs < options.pairs ? ` (${options.boshPairs} pairs, --bosh-pairs)` : ''}`)
+        reports.push(await runPath('bosh-prosody', { url }, pathUsers, options, { prosody: prosodyPid }, failures))
+        continue
+      }
+      causeway = await startCausewayProcess({ upstreamPort: prosody.c2sPort, sessions: pathUsers.length, entry: options.causewayEntry })
       const cw = causeway
-      log(`Causeway pid ${cw.pid} on ${cw.wsUrl}`)
+      const url = path === 'ws' ? cw.wsUrl : cw.boshUrl
+      log(`Causeway pid ${cw.pid} on ${url}${path === 'bosh-causeway' && options.boshPairs < options.pairs ? ` (${options.boshPairs} pairs, --bosh-pairs)` : ''}`)
       await sleep(SETTLE_MS)
       const cold = memory(cw.pid)
       // One session in and out first: code loaded on first use is not a per-session cost.
-      const warm = await openSessions('ws', { url: cw.wsUrl }, users.slice(0, 1), 'warmup', 1)
+      const warm = await openSessions(kindOf(path), { url }, users.slice(0, 1), 'warmup', 1)
       await closeSessions(warm.links)
       await sleep(SETTLE_MS)
       const before = memory(cw.pid)
       let withSessions: MemorySample | undefined
       let afterTraffic: MemorySample | undefined
       let afterClose: MemorySample | undefined
-      const report = await runPath('ws', { url: cw.wsUrl }, users, options, { causeway: cw.pid, prosody: prosodyPid }, failures, {
+      const report = await runPath(path, { url }, pathUsers, options, { causeway: cw.pid, prosody: prosodyPid }, failures, {
         afterLogin: async () => {
           await sleep(SETTLE_MS)
           withSessions = memory(cw.pid)
@@ -429,6 +482,10 @@ async function main(): Promise<number> {
         causewayCommand: cw.command,
         ...(metrics !== undefined ? { causewayMetrics: metrics } : {}),
       })
+      causeway = undefined
+    }
+    if (options.idleBosh.length > 0) {
+      idle = await runIdleBosh({ counts: options.idleBosh, upstreamPort: prosody.c2sPort, prosodyPid, entry: options.causewayEntry, log, failures })
     }
   } catch (error) {
     failures.push(`aborted: ${(error as Error).message}`)
@@ -438,7 +495,7 @@ async function main(): Promise<number> {
     await causeway?.stop(5000)
     await prosody.stop()
   }
-  printReport(options, reports, prosody, failures)
+  printReport(options, reports, idle, prosody, failures)
   return failures.length === 0 ? 0 : 1
 }
 

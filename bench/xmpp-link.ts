@@ -13,13 +13,14 @@ import type { Socket } from 'node:net'
 import { Element, parse as parseXml } from 'ltx'
 import SaxLtx from 'ltx/src/parsers/ltx.js'
 import { WebSocket } from 'ws'
+import { BoshTransport } from './bosh-transport.js'
 
 const NS_STREAM = 'http://etherx.jabber.org/streams'
 const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing'
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
 const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 
-export type LinkKind = 'tcp' | 'ws'
+export type LinkKind = 'tcp' | 'ws' | 'bosh'
 
 /** What the link reports to its owner once the stream is up. */
 export interface LinkEvents {
@@ -29,8 +30,8 @@ export interface LinkEvents {
   closed(error: string | undefined): void
 }
 
-/** The byte-level part that differs between TCP and WebSocket. */
-interface Transport {
+/** The byte-level part that differs between TCP, WebSocket and BOSH. */
+export interface Transport {
   /** Send a stream header (TCP) or `<open/>` (WebSocket); also resets the parser on TCP. */
   openStream(domain: string): void
   send(xml: string): void
@@ -41,7 +42,7 @@ interface Transport {
   destroy(): void
 }
 
-interface TransportSink {
+export interface TransportSink {
   element(element: Element): void
   /** The peer ended the XML stream (`</stream:stream>` or `<close/>`). */
   streamEnd(): void
@@ -222,7 +223,7 @@ export interface LoginOptions {
   readonly kind: LinkKind
   /** TCP: the c2s port on 127.0.0.1. */
   readonly port?: number
-  /** WebSocket: ws://127.0.0.1:PORT/xmpp-websocket. */
+  /** WebSocket: ws://127.0.0.1:PORT/xmpp-websocket; BOSH: http://127.0.0.1:PORT/http-bind. */
   readonly url?: string
   readonly domain: string
   readonly username: string
@@ -255,7 +256,9 @@ export class XmppLink implements TransportSink {
       link.#transport =
         options.kind === 'tcp'
           ? await TcpTransport.connect(options.port ?? 5222, link, options.timeoutMs)
-          : await WsTransport.connect(options.url ?? '', link, options.timeoutMs)
+          : options.kind === 'ws'
+            ? await WsTransport.connect(options.url ?? '', link, options.timeoutMs)
+            : new BoshTransport({ url: options.url ?? '' }, link)
       await link.#login(options)
       return link
     } catch (error) {

@@ -48,6 +48,8 @@ export interface RunningProsody {
   logs: () => string
   /** Register a user; works while the server runs because internal storage is re-read from disk. */
   addUser: (u: ProsodyUser) => Promise<void>
+  /** SIGKILL at once, as a crash would; stop() still cleans up afterwards. */
+  kill: () => Promise<void>
   /** SIGTERM, wait for exit (SIGKILL after a few seconds), remove the temp dir. Idempotent. */
   stop: () => Promise<void>
 }
@@ -430,6 +432,11 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
       return (finalLog ?? readOr(l.logPath)) + (output !== '' ? `\n--- prosody stdout/stderr ---\n${output}` : '')
     },
     addUser: async (u) => await registerUser(bins.prosodyctl, l.configPath, domain, u),
+    kill: async () => {
+      // A crash, not a shutdown: no stream errors, connections just drop.
+      if (proc.alive()) proc.child.kill('SIGKILL')
+      await proc.exited
+    },
     stop: async () => {
       stopping ??= (async () => {
         await kill(proc, l.logPath)
