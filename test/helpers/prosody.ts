@@ -50,6 +50,8 @@ export interface RunningProsody {
   addUser: (u: ProsodyUser) => Promise<void>
   /** SIGKILL at once, as a crash would; stop() still cleans up afterwards. */
   kill: () => Promise<void>
+  /** Stop gracefully and start again on the same ports with the same data. */
+  restart: () => Promise<void>
   /** SIGTERM, wait for exit (SIGKILL after a few seconds), remove the temp dir. Idempotent. */
   stop: () => Promise<void>
 }
@@ -419,7 +421,8 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
       `--- prosody stdout/stderr ---\n${tail(output, 20)}`)
   }
 
-  const proc = launched
+  let proc = launched
+  const readyPorts = ports
   let stopping: Promise<void> | undefined
   let finalLog: string | undefined // kept so logs() still works after stop() removed the dir
   const result: RunningProsody = {
@@ -436,6 +439,14 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
       // A crash, not a shutdown: no stream errors, connections just drop.
       if (proc.alive()) proc.child.kill('SIGKILL')
       await proc.exited
+    },
+    restart: async () => {
+      // Same config, data and ports: accounts and offline messages survive.
+      await kill(proc, l.logPath)
+      // waitReady looks for this run's "Activated service" lines, so start a fresh log.
+      await rm(l.logPath, { force: true })
+      proc = launch(bins.prosody, l)
+      await waitReady(proc, l, domain, readyPorts, Date.now() + (opts.startTimeoutMs ?? 15000))
     },
     stop: async () => {
       stopping ??= (async () => {
