@@ -91,6 +91,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     connectionTimeout: config.boshMaxWaitMs + 30_000,
     keepAliveTimeout: config.boshMaxWaitMs + 10_000,
     bodyLimit: config.boshMaxBodyBytes,
+    // Node checks the headers/request deadlines only this often (default 30 s):
+    // idle and slow-header connections are then cut within ~REQUEST_RECEIVE_TIMEOUT_MS.
+    http: { connectionsCheckingInterval: 2_000 },
     trustProxy: false,
     return503OnClosing: true,
   })

@@ -111,3 +111,25 @@ t.test('an upstream that dies without a word: remote-connection-failed on both t
   t.match(ws.messages.at(-2), /<remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
   t.equal(await held, `<body ${NS} type='terminate' condition='remote-connection-failed'/>`)
 })
+
+t.test('idle connections and slow headers are cut within seconds', async (t) => {
+  const net = await import('node:net')
+  const cw = await startCauseway({ upstream: ['localhost=tcp://127.0.0.1:1'] })
+  t.teardown(() => cw.stop())
+  const started = Date.now()
+  const probe = (first?: string) =>
+    new Promise<{ ms: number; reply: string }>((resolve) => {
+      const socket = net.connect(cw.port, '127.0.0.1', () => {
+        if (first) socket.write(first)
+      })
+      let reply = ''
+      socket.on('data', (d) => (reply += d.toString()))
+      socket.on('error', () => {})
+      socket.on('close', () => resolve({ ms: Date.now() - started, reply }))
+    })
+  const [idle, slow] = await Promise.all([probe(), probe('POST /http-bind HTTP/1.1\r\nHost: 127.0.0.1\r\n')])
+  for (const [name, result] of [['an idle connection', idle], ['slow headers', slow]] as const) {
+    t.ok(result.ms < 16_000, `${name} was cut after ${result.ms} ms`)
+    t.match(result.reply, /^HTTP\/1\.1 408 /, `${name}: 408 Request Timeout`)
+  }
+})
