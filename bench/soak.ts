@@ -78,7 +78,8 @@ const DOMAIN = 'localhost'
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const { log } = options
   const users = Array.from({ length: options.sessions }, (_, i) => ({ username: `s${i}`, password: PASSWORD }))
-  const prosody = await startProsody({ users, scramIterations: 100, logLevel: 'info' })
+  // Registering accounts with prosodyctl takes a while for thousands of users.
+  const prosody = await startProsody({ users, scramIterations: 100, logLevel: 'info', startTimeoutMs: 30_000 + options.sessions * 150 })
   let causeway: CausewayProcess | undefined
   const peers: Peer[] = users.map((u, index) => ({ index, kind: index % 2 === 0 ? 'ws' : 'bosh', username: u.username, link: undefined, epoch: 0, connecting: false }))
   const sent = new Map<string, Sent>()
