@@ -86,14 +86,23 @@ export async function connectFirst(
   throw lastError
 }
 
-function openTcp(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
+/**
+ * Wait for `readyEvent` on a connecting socket, within `timeoutMs`. On
+ * timeout or error the socket is destroyed and the promise rejects with the
+ * ConnectError the caller describes.
+ */
+function whenReady<S extends net.Socket>(
+  socket: S,
+  readyEvent: 'connect' | 'secureConnect',
+  timeoutMs: number,
+  failure: (error: NodeJS.ErrnoException | undefined) => ConnectError,
+): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port })
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new ConnectError(`connect to ${endpoint.host}:${endpoint.port} timed out`, 'timeout'))
+      reject(failure(undefined))
     }, timeoutMs)
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       clearTimeout(timer)
       socket.removeAllListeners('error')
       resolve(socket)
@@ -101,9 +110,18 @@ function openTcp(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       socket.destroy()
-      reject(new ConnectError(`connect to ${endpoint.host}:${endpoint.port} failed: ${error.code ?? error.message}`, error.code === 'ECONNREFUSED' ? 'refused' : 'network'))
+      reject(failure(error))
     })
   })
+}
+
+function openTcp(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
+  const where = `${endpoint.host}:${endpoint.port}`
+  return whenReady(net.connect({ host: endpoint.host, port: endpoint.port }), 'connect', timeoutMs, (error) =>
+    error === undefined
+      ? new ConnectError(`connect to ${where} timed out`, 'timeout')
+      : new ConnectError(`connect to ${where} failed: ${error.code ?? error.message}`, error.code === 'ECONNREFUSED' ? 'refused' : 'network'),
+  )
 }
 
 function openTls(endpoint: Endpoint, domain: string, settings: TlsSettings, timeoutMs: number): Promise<tls.TLSSocket> {
@@ -122,31 +140,18 @@ function secure(
   timeoutMs: number,
   alpn?: string,
 ): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const isIp = net.isIP(domain) !== 0
-    const socket = tls.connect({
-      ...where,
-      // SNI must be a host name; the identity check below covers IP literals.
-      ...(isIp ? {} : { servername: domain }),
-      ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
-      ...(alpn ? { ALPNProtocols: [alpn] } : {}),
-      rejectUnauthorized: true,
-      // The XMPP domain, not the socket address, is what the certificate must name.
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(domain, cert),
-    })
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new ConnectError('TLS handshake timed out', 'timeout'))
-    }, timeoutMs)
-    socket.once('secureConnect', () => {
-      clearTimeout(timer)
-      socket.removeAllListeners('error')
-      resolve(socket)
-    })
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      socket.destroy()
-      reject(new ConnectError(`TLS with upstream failed: ${error.code ?? error.message}`, 'tls'))
-    })
+  const isIp = net.isIP(domain) !== 0
+  const socket = tls.connect({
+    ...where,
+    // SNI must be a host name; the identity check below covers IP literals.
+    ...(isIp ? {} : { servername: domain }),
+    ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
+    ...(alpn ? { ALPNProtocols: [alpn] } : {}),
+    rejectUnauthorized: true,
+    // The XMPP domain, not the socket address, is what the certificate must name.
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(domain, cert),
   })
+  return whenReady(socket, 'secureConnect', timeoutMs, (error) =>
+    error === undefined ? new ConnectError('TLS handshake timed out', 'timeout') : new ConnectError(`TLS with upstream failed: ${error.code ?? error.message}`, 'tls'),
+  )
 }
