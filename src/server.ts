@@ -13,6 +13,7 @@ import { createLogger } from './observability/logger.js'
 import type { Metrics } from './observability/metrics.js'
 import { createMetrics } from './observability/metrics.js'
 import { SessionLimits } from './http/session-limits.js'
+import { registerDiscovery } from './http/discovery.js'
 import { RandomIds } from './system/random-ids.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import { registerBoshRoute } from './transports/bosh/bosh-route.js'
@@ -109,6 +110,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       .send({ status: accepting ? 'ok' : 'draining', version: VERSION })
   app.get('/healthz', readiness)
   app.get('/readyz', readiness)
+
+  registerDiscovery(app, { publicUrl: config.publicUrl, boshPath: config.boshPath, websocketPath: config.websocketPath })
 
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())

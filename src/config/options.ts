@@ -19,6 +19,8 @@ export interface ConfigValues {
   readonly port: number
   readonly websocketPath: string
   readonly boshPath: string
+  /** '' or an http(s) URL prefix under which clients reach this listener. */
+  readonly publicUrl: string
   /** `DOMAIN=URL` rules, see src/upstream/routing.ts. */
   readonly upstream: readonly string[]
   readonly upstreamCaFile: string | undefined
@@ -192,6 +194,19 @@ const checkOrigin: Check = (value) => {
 
 const checkCaFile: Check = (value) => (value !== '' && !value.includes('\0') ? ok(value) : problem('must be a file path'))
 
+const checkPublicUrl: Check = (value) => {
+  if (value === '') return ok(value)
+  try {
+    const url = new URL(value)
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && url.username === '' && url.password === '') {
+      return ok(url.href.replace(/\/$/, ''))
+    }
+  } catch {
+    // fall through to the problem below
+  }
+  return problem('must be empty or an http(s) URL without query, fragment or credentials, e.g. https://chat.example.org')
+}
+
 const checkNodeId: Check = (value) =>
   /^(?:[a-z0-9-]{1,16})?$/.test(value) ? ok(value) : problem('must be empty or 1 to 16 characters from [a-z0-9-]')
 
@@ -237,6 +252,16 @@ export const OPTIONS: OptionTable = {
     allowed: 'URL path starting with `/`',
     check: checkPath,
     description: 'HTTP path of the XEP-0124/XEP-0206 BOSH endpoint.',
+  },
+  publicUrl: {
+    group: 'Listener',
+    kind: 'string',
+    default: '',
+    placeholder: '<url>',
+    allowed: 'empty, or an `http(s)://` URL prefix',
+    check: checkPublicUrl,
+    description:
+      'Where clients reach this listener (e.g. behind a TLS proxy), for the XEP-0156 /.well-known/host-meta links; empty derives it from each request.',
   },
   upstream: {
     group: 'Upstream',

@@ -364,6 +364,7 @@ t.test('a full config file', async (t) => {
     port: 5281,
     websocketPath: '/ws',
     boshPath: '/bosh',
+    publicUrl: 'https://chat.example.org/xmpp',
     upstream: ['example.org=starttls://xmpp.example.org', 'example.net=srv', '*=tls://[::1]'],
     upstreamCaFile: '/etc/ca.pem',
     upstreamConnectTimeoutMs: 5000,
