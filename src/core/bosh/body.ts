@@ -10,7 +10,7 @@ import { NS } from '../conditions.js'
 import { DEFAULT_XML_LIMITS, XmlStreamReader } from '../xml/stream-reader.js'
 import type { XmlLimits } from '../xml/stream-reader.js'
 import { DEFAULT_MAX_BODY_BYTES } from './options.js'
-import { utf8Length } from './payload.js'
+import { utf8Length } from '../xml/utf8.js'
 
 /** XEP-0124 §7.1 'route': "proto:host:port". */
 export interface BoshRoute {

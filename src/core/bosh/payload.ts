@@ -4,7 +4,8 @@
  * number of them with the wrapper's attributes. Every response body, the
  * terminate bodies included, is built here.
  */
-import { serialize } from '../xml/serialize.js'
+import { escapeAttribute, serialize } from '../xml/serialize.js'
+import { utf8Length } from '../xml/utf8.js'
 import { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
@@ -21,24 +22,6 @@ export interface Payload {
 export type BodyAttrValue = string | number | undefined
 /** Wrapper attributes in output order; undefined values are left out. */
 export type BodyAttrs = Readonly<Record<string, BodyAttrValue>>
-
-/** UTF-8 length of a JS string without allocating. */
-export function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x80) bytes += 1
-    else if (c < 0x800) bytes += 2
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4
-        i++
-      } else bytes += 3
-    } else bytes += 3
-  }
-  return bytes
-}
 
 function usesStreamPrefix(el: Element): boolean {
   return el.name.startsWith('stream:')
@@ -67,22 +50,6 @@ export function isStreamElement(el: Element, local: string): boolean {
   return el.getName() === local && el.getNS() === NS.stream
 }
 
-const ATTR_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  "'": '&apos;',
-  '"': '&quot;',
-  '\t': '&#9;',
-  '\n': '&#10;',
-  '\r': '&#13;',
-}
-
-/** Escape an attribute value, keeping whitespace characters through attribute-value normalisation. */
-export function escapeAttr(value: string): string {
-  return value.replace(/[&<>'"\t\n\r]/g, (c) => ATTR_ESCAPES[c] ?? c)
-}
-
 /**
  * The response wrapper: `<body xmlns='http://jabber.org/protocol/httpbind' …>`.
  * `xmlns:xmpp` is declared when an `xmpp:` attribute is present (XEP-0206 §4)
@@ -96,7 +63,7 @@ export function buildBody(attrs: BodyAttrs = {}, children: readonly Payload[] = 
   for (const name of names) {
     const value = attrs[name]
     if (value === undefined) continue
-    out += ` ${name}='${escapeAttr(String(value))}'`
+    out += ` ${name}='${escapeAttribute(String(value))}'`
   }
   if (children.length === 0) return out + '/>'
   out += '>'

@@ -6,24 +6,15 @@
  * declared (RFC 7395 §3.3.3). TCP side: one long `<stream:stream>` document.
  * This module only converts; the session decides what to do.
  */
-import { serialize } from '../xml/serialize.js'
-import { Element, escapeXML } from 'ltx'
+import { escapeAttribute, serialize } from '../xml/serialize.js'
+import { utf8Length } from '../xml/utf8.js'
+import type { Element } from 'ltx'
 import type { StreamFailure } from '../conditions.js'
 import { NS, streamFailure } from '../conditions.js'
 import { XmlStreamReader } from '../xml/stream-reader.js'
 import type { XmlLimits } from '../xml/stream-reader.js'
 import type { StreamInfo } from '../xmpp/stream-header.js'
 import { streamErrorXml } from '../xmpp/stream-header.js'
-
-/** UTF-8 size of a string without allocating a Buffer (cores avoid node:buffer). */
-function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3
-  }
-  return bytes
-}
 
 export type ClientFrame =
   /** RFC 7395 §3.4: `<open/>` starts (or, after SASL, restarts) the stream. */
@@ -85,10 +76,10 @@ function classify(root: Element, bytes: number): ClientFrame {
 /** RFC 7395 §3.4: the upstream's stream header, as the `<open/>` the client expects. */
 export function openMessage(info: StreamInfo): string {
   let xml = `<open xmlns='${NS.framing}'`
-  if (info.from !== undefined) xml += ` from='${escapeXML(info.from)}'`
-  if (info.id !== undefined) xml += ` id='${escapeXML(info.id)}'`
-  xml += ` version='${escapeXML(info.version ?? '1.0')}'`
-  if (info.lang !== undefined) xml += ` xml:lang='${escapeXML(info.lang)}'`
+  if (info.from !== undefined) xml += ` from='${escapeAttribute(info.from)}'`
+  if (info.id !== undefined) xml += ` id='${escapeAttribute(info.id)}'`
+  xml += ` version='${escapeAttribute(info.version ?? '1.0')}'`
+  if (info.lang !== undefined) xml += ` xml:lang='${escapeAttribute(info.lang)}'`
   return xml + '/>'
 }
 

@@ -46,3 +46,21 @@ export function scanUtf8(bytes: Uint8Array): Utf8Scan {
   }
   return { valid: length, incompleteTail: false }
 }
+
+/** UTF-8 length of a JS string without allocating (a lone surrogate counts as the 3-byte U+FFFD). */
+export function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes
+}

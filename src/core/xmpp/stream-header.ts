@@ -2,7 +2,7 @@
  * The RFC 6120 §4.7 stream header Causeway sends upstream on behalf of a
  * client, and the attributes it keeps from the upstream's answer.
  */
-import { escapeXML } from 'ltx'
+import { escapeAttribute, escapeText } from '../xml/serialize.js'
 import type { Element } from 'ltx'
 import { NS } from '../conditions.js'
 
@@ -22,9 +22,9 @@ export interface StreamInfo {
 }
 
 export function streamHeader(open: StreamOpenRequest): string {
-  let header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' to='${escapeXML(open.to)}' version='1.0'`
-  if (open.lang) header += ` xml:lang='${escapeXML(open.lang)}'`
-  if (open.from) header += ` from='${escapeXML(open.from)}'`
+  let header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' to='${escapeAttribute(open.to)}' version='1.0'`
+  if (open.lang) header += ` xml:lang='${escapeAttribute(open.lang)}'`
+  if (open.from) header += ` from='${escapeAttribute(open.from)}'`
   return header + '>'
 }
 
@@ -55,6 +55,6 @@ export function checkStreamHeader(header: Element): 'ok' | 'invalid-namespace' |
 /** A `<stream:error>` element for a condition, namespaced for standalone use. */
 export function streamErrorXml(condition: string, text?: string): string {
   let xml = `<stream:error xmlns:stream='${NS.stream}'><${condition} xmlns='${NS.streams}'/>`
-  if (text) xml += `<text xmlns='${NS.streams}'>${escapeXML(text)}</text>`
+  if (text) xml += `<text xmlns='${NS.streams}'>${escapeText(text)}</text>`
   return xml + '</stream:error>'
 }

@@ -19,7 +19,7 @@ import { originAllowed } from '../../http/origin-policy.js'
 import type { Logger } from '../../observability/logger.js'
 import { loggableId } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
-import { escapeXML } from 'ltx'
+import { escapeText } from '../../core/xml/serialize.js'
 import { BoshUpstream } from './bosh-upstream.js'
 import type { BoshUpstreamSettings } from './bosh-upstream.js'
 
@@ -196,7 +196,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
           `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Causeway BOSH</title></head><body>` +
             `<h1>Causeway BOSH endpoint</h1><p>This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206). ` +
             `Point an XMPP client (Strophe.js, Converse.js, xmpp.js) at this URL; it speaks POST, not GET.</p>` +
-            `<p>Causeway ${escapeXML(route.version)}</p></body></html>\n`,
+            `<p>Causeway ${escapeText(route.version)}</p></body></html>\n`,
         )
     }
 

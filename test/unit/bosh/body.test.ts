@@ -2,7 +2,8 @@ import t from 'tap'
 import { Element } from 'ltx'
 import { parseBody, parseRoute, MAX_RID } from '../../../src/core/bosh/body.js'
 import type { CreateRequest, SessionRequest } from '../../../src/core/bosh/body.js'
-import { buildBody, buildTerminateBody, toPayload, upstreamPayload, uriPayload, utf8Length } from '../../../src/core/bosh/payload.js'
+import { buildBody, buildTerminateBody, toPayload, upstreamPayload, uriPayload } from '../../../src/core/bosh/payload.js'
+import { utf8Length } from '../../../src/core/xml/utf8.js'
 import { BODY, HTTPBIND, upstreamElement, wrap } from './fakes.js'
 
 function failure(xml: string | Uint8Array, maxBodyBytes?: number) {
