@@ -35,7 +35,7 @@ export interface UpstreamHandler {
   opened(info: StreamInfo, features: Element): void
   /** A top-level element other than features and stream errors. */
   element(element: Element): void
-  /** Exactly once, at the end. */
+  /** Exactly once, at the end, unless the owner ended it with destroy(). */
   closed(reason: UpstreamCloseReason): void
   /** The server took the data it was slow to take; the client may send again. */
   writable(): void
@@ -226,9 +226,13 @@ export class UpstreamStream {
     }
   }
 
-  /** Drop the connection at once. */
+  /**
+   * Drop the connection without ending the XML stream (a client that may
+   * resume, XEP-0198, or a session that already knows why it ends). The
+   * owner asked for it, so the handler is not told.
+   */
   destroy(): void {
-    this.#finish({ kind: 'ended' })
+    this.#finish({ kind: 'ended' }, false)
   }
 
   #write(data: string): void {
@@ -417,7 +421,7 @@ export class UpstreamStream {
     this.#finish({ kind: 'failed', failure, connect: !this.#everOpened, reason })
   }
 
-  #finish(reason: UpstreamCloseReason): void {
+  #finish(reason: UpstreamCloseReason, notify = true): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
     for (const timer of [this.#connectTimer, this.#drainTimer, this.#closeTimer]) if (timer) clearTimeout(timer)
@@ -435,6 +439,6 @@ export class UpstreamStream {
         socket.destroy()
       }
     }
-    this.handler.closed(reason)
+    if (notify) this.handler.closed(reason)
   }
 }

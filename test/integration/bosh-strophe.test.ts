@@ -104,6 +104,7 @@ t.test('Strophe.js over BOSH', async (t) => {
     while (cw.causeway.bosh.registry.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     t.equal(cw.causeway.bosh.registry.size, 0, 'no BOSH session left')
     t.match(await cw.causeway.metrics.registry.metrics(), /causeway_sessions_open\{transport="bosh"\} 0/)
+    t.match(await cw.causeway.metrics.registry.metrics(), /causeway_bytes_total\{transport="bosh",direction="to_client"\} [1-9]\d{5,}/, 'bytes to BOSH clients are counted (over 100 KB of messages)')
   })
 })
 

@@ -65,6 +65,8 @@ export interface BoshMetrics {
   heldRequests?(delta: number): void
   /** A repeated rid was answered from the response cache. */
   retransmission?(): void
+  /** An upstream element was serialised for the client: its UTF-8 bytes. */
+  output?(bytes: number): void
   sessionCreated?(): void
   sessionTerminated?(end: SessionEnd): void
   refused?(reason: RefusalReason, condition: BoshCondition): void

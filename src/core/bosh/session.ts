@@ -599,6 +599,7 @@ export class BoshSession implements UpstreamSink {
   }
 
   #enqueueOutput(payload: Payload): void {
+    this.#metrics?.output?.(payload.bytes)
     this.#pending.push(payload)
     this.#pendingBytes += payload.bytes
     this.#outputChanged()

@@ -57,6 +57,7 @@ function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
   return {
     heldRequests: (delta) => metrics.boshHeldRequests.inc(delta),
     retransmission: () => metrics.boshRetransmissions.inc(),
+    output: (bytes) => metrics.bytes.inc({ transport: 'bosh', direction: 'to_client' }, bytes),
     sessionCreated: () => {
       metrics.sessionsOpen.inc({ transport: 'bosh' })
       metrics.sessionsTotal.inc({ transport: 'bosh' })

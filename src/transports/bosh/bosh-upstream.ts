@@ -63,18 +63,17 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     if (!stream) return
     for (const element of elements) {
       const xml = serialize(element)
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, Buffer.byteLength(xml)) }, 'client → upstream')
+      const bytes = Buffer.byteLength(xml)
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, bytes) }, 'client → upstream')
       this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_upstream' })
-      this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_upstream' }, Buffer.byteLength(xml))
+      this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_upstream' }, bytes)
       stream.send(xml)
     }
     // A BOSH client cannot be paused, so a server that stops reading gets a
     // hard cap as well as the stream's drain deadline.
     if (stream.bufferedBytes > this.settings.maxUnsentBytes) {
       this.log.info({ buffered: stream.bufferedBytes }, 'upstream not reading: session ended')
-      this.#stream = undefined
-      this.#fail('upstream stopped reading')
-      stream.destroy()
+      this.#abandon('upstream stopped reading')
     }
   }
 
@@ -93,10 +92,7 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     const secure = this.#stream?.secure === true || (this.#target !== undefined && isLoopback(this.#target))
     if (this.#requireSecure && !secure) {
       // XEP-0124 §7.1 'secure': the client asked for an encrypted server link we do not have.
-      const stream = this.#stream
-      this.#stream = undefined
-      this.#fail('the link to the XMPP server is not encrypted')
-      stream?.destroy()
+      this.#abandon('the link to the XMPP server is not encrypted')
       return
     }
     const header = { secure, ...(info.id !== undefined ? { id: info.id } : {}), ...(info.from !== undefined ? { from: info.from } : {}), version: info.version ?? '1.0' }
@@ -104,11 +100,9 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
   }
 
   element(element: Element): void {
-    // Measured as serialised for the client; the session serialises it again into the body.
-    const bytes = Buffer.byteLength(serialize(element))
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, bytes) }, 'upstream → client')
+    // Bytes are counted by the session as it serialises the stanza into a body (BoshMetrics.output).
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ stanza: summarise(element, Buffer.byteLength(serialize(element))) }, 'upstream → client')
     this.metrics.stanzas.inc({ transport: 'bosh', direction: 'to_client' })
-    this.metrics.bytes.inc({ transport: 'bosh', direction: 'to_client' }, bytes)
     this.#deliver(() => this.sink.upstreamElement(element))
   }
 
@@ -139,9 +133,12 @@ export class BoshUpstream implements UpstreamPort, UpstreamHandler {
     if (!this.#detached) call()
   }
 
-  /** Tell the session once, then hear nothing more from the stream being torn down. */
-  #fail(text: string): void {
+  /** End the session with remote-connection-failed and drop the stream (silently: we are its owner). */
+  #abandon(text: string): void {
+    const stream = this.#stream
+    this.#stream = undefined
     this.#deliver(() => this.sink.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed', text }))
     this.#detached = true
+    stream?.destroy()
   }
 }

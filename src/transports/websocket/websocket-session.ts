@@ -225,7 +225,6 @@ export class WebSocketSession implements UpstreamHandler {
   }
 
   closed(reason: UpstreamCloseReason): void {
-    if (this.#tearingDown) return
     this.#upstream = undefined
     if (this.#state === 'closed') return
     switch (reason.kind) {
@@ -288,15 +287,8 @@ export class WebSocketSession implements UpstreamHandler {
   #closeUpstreamAbruptly(): void {
     const upstream = this.#upstream
     this.#upstream = undefined
-    // Its `closed` report is ours, not news: the session already knows why it ends.
-    this.#tearingDown = true
-    try {
-      upstream?.destroy()
-    } finally {
-      this.#tearingDown = false
-    }
+    upstream?.destroy()
   }
-  #tearingDown = false
 
   #sendClose(): void {
     this.#send(CLOSE_MESSAGE)
