@@ -62,6 +62,9 @@ export class WebSocketSession implements UpstreamHandler {
   #clientPaused = false
   /** How the session ended, for metrics; set once. */
   #outcome: string | undefined
+  /** Server shutdown asked for this end: the WebSocket closes with 1001. */
+  #shuttingDown = false
+  #finished = false
   readonly done: Promise<void>
   #resolveDone!: () => void
 
@@ -112,7 +115,6 @@ export class WebSocketSession implements UpstreamHandler {
     }
     return this.done
   }
-  #shuttingDown = false
 
   // ── client side ────────────────────────────────────────────────────────
 
@@ -305,12 +307,9 @@ export class WebSocketSession implements UpstreamHandler {
       this.#upstreamPaused = true
       this.#upstream?.pause()
       this.#drainTimer = setTimeout(() => {
-        // A closing handshake would queue behind the data it is not reading: cut it off.
+        // A closing handshake would queue behind the data it is not reading.
         this.log.info('client did not drain in time')
-        this.#outcome ??= 'resource-constraint'
-        this.#closeUpstreamAbruptly()
-        this.#state = 'closed'
-        this.socket.terminate()
+        this.#cutOff('resource-constraint')
       }, this.settings.drainTimeoutMs)
       this.#drainTimer.unref()
     }
@@ -329,13 +328,19 @@ export class WebSocketSession implements UpstreamHandler {
     if (!this.#alive) {
       // RFC 6455 §5.5.2: a peer that answers no ping is gone.
       this.log.info('no pong: closing')
-      this.#closeUpstreamAbruptly()
-      this.#outcome ??= 'connection-timeout'
-      this.socket.terminate()
+      this.#cutOff('connection-timeout')
       return
     }
     this.#alive = false
     this.socket.ping()
+  }
+
+  /** End without any handshake: the peer is not listening. */
+  #cutOff(outcome: string): void {
+    this.#outcome ??= outcome
+    this.#closeUpstreamAbruptly()
+    this.#state = 'closed'
+    this.socket.terminate()
   }
 
   #onSocketClose(code: number): void {
@@ -367,7 +372,6 @@ export class WebSocketSession implements UpstreamHandler {
     if (this.socket.readyState === this.socket.CLOSED) this.#finish()
   }
 
-  #finished = false
   #finish(): void {
     if (this.#finished) return
     this.#finished = true
