@@ -8,6 +8,7 @@ import t from 'tap'
 import { startProsody } from '../helpers/prosody.js'
 import { freePort } from '../helpers/ports.js'
 import { OPEN, rawClient } from '../helpers/ws-client.js'
+import { HTTPBIND, openHeldSession } from '../helpers/bosh-raw.js'
 
 const BIN = fileURLToPath(new URL('../../src/bin/causeway.ts', import.meta.url))
 
@@ -53,13 +54,9 @@ t.test('SIGTERM: upstream closed, then <close/>, then exit 0', async (t) => {
   await client.waitForMatch(/^<stream:features/)
 
   // A BOSH session with a request held at the moment of shutdown.
-  const NS = "xmlns='http://jabber.org/protocol/httpbind'"
-  const bosh = `http://127.0.0.1:${port}/http-bind`
-  const created = await (await fetch(bosh, { method: 'POST', body: `<body ${NS} rid='10' to='localhost' wait='30' hold='1' ver='1.11'/>` })).text()
-  const sid = /sid='([^']+)'/.exec(created)?.[1]
+  const NS = HTTPBIND
+  const { sid, held } = await openHeldSession(`http://127.0.0.1:${port}/http-bind`, { wait: 30 })
   t.ok(sid, 'a BOSH session is open')
-  const held = fetch(bosh, { method: 'POST', body: `<body ${NS} sid='${sid}' rid='11'/>` }).then((r) => r.text())
-  await new Promise((r) => setTimeout(r, 100))
 
   const started = Date.now()
   proc.child.kill('SIGTERM')

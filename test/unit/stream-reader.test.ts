@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { XmlStreamReader } from '../../src/core/xml/stream-reader.js'
 import type { ReaderEvent, XmlLimits } from '../../src/core/xml/stream-reader.js'
-import { DEFAULT_XML_LIMITS } from '../../src/core/xml/restricted-scanner.js'
+import { DEFAULT_XML_LIMITS, RestrictedScanner } from '../../src/core/xml/restricted-scanner.js'
 
 const STREAM_OPEN =
   "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='s1' version='1.0' xml:lang='en'>"
@@ -202,5 +202,30 @@ t.test('reset() for a stream restart (RFC 6120 §4.3.3)', (t) => {
   const again = render(reader.write(STREAM_OPEN.replace("id='s1'", "id='s2'") + '<stream:features/>'))
   t.match(again[0], /id="s2"/)
   t.same(again.slice(1), ['element <stream:features/>'])
+  t.end()
+})
+
+t.test('the scanner commits only whole tags, so ltx never rescans an unfinished run', (t) => {
+  const scanner = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  t.same(scanner.scan("<a b='1'>te"), { output: "<a b='1'>te", committed: 9 }, 'up to the end of the start tag')
+  t.same(scanner.scan('xt and more'), { output: 'xt and more', committed: 0 }, 'text alone completes no tag')
+  t.same(scanner.scan('</a>'), { output: '</a>', committed: 4 }, 'the end tag completes one')
+  const cdata = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  t.same(cdata.scan('<a><![CDATA[<x>]]>y<b/>z'), { output: '<a>&lt;x&gt;y<b/>z', committed: 17 }, 'offsets count the rewritten output')
+  const attribute = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  t.same(attribute.scan(`<a b='${'v'.repeat(100)}`), { output: `<a b='${'v'.repeat(100)}`, committed: 0 }, 'an unfinished attribute value is held back')
+  t.end()
+})
+
+t.test('a large stanza split across many reads comes out once, whole', (t) => {
+  const reader = new XmlStreamReader('stream')
+  reader.write(STREAM_OPEN)
+  const body = 'x'.repeat(200_000)
+  const bytes = Buffer.from(`<message><body>${body}</body></message>`)
+  const events: ReaderEvent[] = []
+  for (let i = 0; i < bytes.length; i += 1000) events.push(...reader.write(bytes.subarray(i, i + 1000)))
+  t.equal(events.length, 1)
+  const [only] = events
+  t.equal(only?.type === 'element' ? only.element.getChildText('body') : undefined, body)
   t.end()
 })

@@ -43,6 +43,12 @@ export type ScanMode = 'stream' | 'document'
 export interface ScanResult {
   /** The accepted part of the chunk, in the form ltx should read it. */
   readonly output: string
+  /**
+   * How much of `output` ends at the last tag this chunk completed (0: none).
+   * ltx scans an unfinished text run or attribute value again on every
+   * character, so the reader hands it only whole-tag prefixes.
+   */
+  readonly committed: number
   /** Set when the chunk broke a rule; `output` then holds what came before. */
   readonly failure?: StreamFailure
 }
@@ -188,6 +194,8 @@ export class RestrictedScanner {
    */
   scan(chunk: string): ScanResult {
     const out: string[] = []
+    let pushed = 0
+    let committed = 0
     let segmentStart = 0
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i)
@@ -207,18 +215,31 @@ export class RestrictedScanner {
       }
       if (failure) {
         out.push(chunk.slice(segmentStart, i))
-        return { output: out.join(''), failure }
+        return { output: out.join(''), committed, failure }
       }
       if (this.#replacement !== undefined) {
-        if (segmentStart < i) out.push(chunk.slice(segmentStart, i))
-        if (this.#replacement !== '') out.push(this.#replacement)
+        if (segmentStart < i) {
+          out.push(chunk.slice(segmentStart, i))
+          pushed += i - segmentStart
+        }
+        if (this.#replacement !== '') {
+          out.push(this.#replacement)
+          pushed += this.#replacement.length
+        }
         segmentStart = i + 1
       }
+      if (this.#tagEnded) {
+        this.#tagEnded = false
+        committed = pushed + (i + 1 - segmentStart)
+      }
     }
-    if (segmentStart === 0) return { output: chunk }
+    if (segmentStart === 0) return { output: chunk, committed }
     out.push(chunk.slice(segmentStart))
-    return { output: out.join('') }
+    return { output: out.join(''), committed }
   }
+
+  /** The character just stepped over closed a start, end or empty-element tag. */
+  #tagEnded = false
 
   /** What ltx gets instead of the current character; undefined passes it through. */
   #replacement: string | undefined
@@ -511,6 +532,7 @@ export class RestrictedScanner {
   }
 
   #openElement(): StreamFailure | undefined {
+    this.#tagEnded = true
     this.#depth += 1
     this.#open.push(this.#name)
     this.#rootSeen = true
@@ -530,6 +552,7 @@ export class RestrictedScanner {
   }
 
   #closeElement(): StreamFailure | undefined {
+    this.#tagEnded = true
     this.#open.pop()
     this.#depth -= 1
     this.#state = this.#depth === 0 ? State.done : State.text

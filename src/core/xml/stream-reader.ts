@@ -32,6 +32,8 @@ export class XmlStreamReader {
   #pending: Uint8Array | undefined
   /** Nothing has been read yet (a leading byte-order mark is dropped). */
   #atStart = true
+  /** Accepted text after the last completed tag, not yet given to ltx. */
+  #heldBack: string[] = []
   #scanner: RestrictedScanner
   #sax: SaxLtx
   #events: ReaderEvent[] = []
@@ -93,6 +95,7 @@ export class XmlStreamReader {
    */
   reset(): void {
     this.#pending = undefined
+    this.#heldBack = []
     this.#atStart = true
     this.#scanner = new RestrictedScanner(this.mode, this.limits)
     this.#sax.removeAllListeners()
@@ -110,7 +113,7 @@ export class XmlStreamReader {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
     }
     const scan = this.#scanner.scan(text)
-    const accepted = scan.output
+    const accepted = this.#wholeTags(scan.output, scan.committed)
     this.#events = []
     if (accepted.length > 0) {
       try {
@@ -125,6 +128,21 @@ export class XmlStreamReader {
     const events = this.#events
     this.#events = []
     return events
+  }
+
+  /**
+   * What ltx may read now: everything up to the last completed tag. An
+   * unfinished text run or attribute value waits (bounded by the scanner's
+   * budget) until a later chunk completes a tag, keeping ltx linear.
+   */
+  #wholeTags(output: string, committed: number): string {
+    if (committed === 0) {
+      if (output.length > 0) this.#heldBack.push(output)
+      return ''
+    }
+    const ready = this.#heldBack.length === 0 ? output.slice(0, committed) : this.#heldBack.join('') + output.slice(0, committed)
+    this.#heldBack = committed < output.length ? [output.slice(committed)] : []
+    return ready
   }
 
   #failWith(failure: StreamFailure): ReaderEvent[] {
