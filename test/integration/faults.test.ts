@@ -85,12 +85,11 @@ t.test('event-loop lag stays small while hostile input is refused', async (t) =>
   const p50 = lag.percentile(50) / 1e6
   const p99 = lag.percentile(99) / 1e6
   const max = lag.max / 1e6
-  // The median is what every other session feels; the max catches a pathological
-  // (quadratic, seconds-long) path. p99 is reported but not asserted: on a shared
-  // 2-core machine it mostly measures CPU starvation by the parallel test job.
+  // Generous bounds for a shared 2-core machine; a quadratic path would take seconds.
   t.comment(`event-loop delay p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`)
   t.ok(p50 < 50, `median event-loop delay ${p50.toFixed(1)} ms`)
-  t.ok(max < 2000, `max event-loop delay ${max.toFixed(1)} ms`)
+  t.ok(p99 < 250, `p99 event-loop delay ${p99.toFixed(1)} ms`)
+  t.ok(max < 1000, `max event-loop delay ${max.toFixed(1)} ms`)
   const client = await rawClient(cw.wsUrl)
   client.send(OPEN())
   t.match(await client.waitForMatch(/^<stream:features/), /mechanisms/, 'and a new session is still served')
