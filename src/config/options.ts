@@ -53,7 +53,21 @@ export interface ConfigValues {
   readonly corsAllowCredentials: boolean
   /** '' or `[a-z0-9-]{1,16}`. */
   readonly nodeId: string
+  /** PEM certificate chain and key for https/wss on the listener; both or neither. */
+  readonly tlsCert: string | undefined
+  readonly tlsKey: string | undefined
+  /** Addresses or CIDR blocks whose forwarding headers are believed. */
+  readonly trustedProxy: readonly string[]
+  readonly forwardedHeader: ForwardedHeader
+  readonly upstreamProxyProtocol: ProxyProtocolVersion
+  /** Serve the Converse.js demo page at /demo. */
+  readonly demo: boolean
 }
+
+export const FORWARDED_HEADERS = ['x-forwarded-for', 'forwarded'] as const
+export type ForwardedHeader = (typeof FORWARDED_HEADERS)[number]
+export const PROXY_PROTOCOL_VERSIONS = ['off', 'v1', 'v2'] as const
+export type ProxyProtocolVersion = (typeof PROXY_PROTOCOL_VERSIONS)[number]
 
 export type OptionKey = keyof ConfigValues
 
@@ -64,6 +78,7 @@ export interface Config extends Omit<ConfigValues, 'upstream'> {
 
 export const OPTION_GROUPS = [
   'Listener',
+  'TLS and proxies',
   'Upstream',
   'Browsers (CORS and origins)',
   'XML limits',
@@ -207,6 +222,19 @@ const checkPublicUrl: Check = (value) => {
   return problem('must be empty or an http(s) URL without query, fragment or credentials, e.g. https://chat.example.org')
 }
 
+const checkPemFile: Check = (value) => (value !== '' && !value.includes('\0') ? ok(value) : problem('must be a path to a PEM file'))
+
+/** An address (`192.0.2.1`, `::1`) or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+const checkProxyAddress: Check = (value) => {
+  const [address = '', prefix, ...rest] = value.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return problem('must be an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8')
+  if (prefix === undefined) return ok(address)
+  const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN
+  if (!(bits >= 0 && bits <= (family === 4 ? 32 : 128))) return problem(`prefix length must be 0 to ${family === 4 ? 32 : 128}`)
+  return ok(`${address}/${bits}`)
+}
+
 const checkNodeId: Check = (value) =>
   /^(?:[a-z0-9-]{1,16})?$/.test(value) ? ok(value) : problem('must be empty or 1 to 16 characters from [a-z0-9-]')
 
@@ -262,6 +290,51 @@ export const OPTIONS: OptionTable = {
     check: checkPublicUrl,
     description:
       'Where clients reach this listener (e.g. behind a TLS proxy), for the XEP-0156 /.well-known/host-meta links; empty derives it from each request.',
+  },
+  tlsCert: {
+    group: 'TLS and proxies',
+    kind: 'optional-string',
+    default: undefined,
+    placeholder: '<path>',
+    allowed: 'path to a PEM certificate chain',
+    check: checkPemFile,
+    description: 'Serve https and wss with this certificate chain (leaf first); reloaded on SIGHUP without dropping sessions. Needs tlsKey.',
+  },
+  tlsKey: {
+    group: 'TLS and proxies',
+    kind: 'optional-string',
+    default: undefined,
+    placeholder: '<path>',
+    allowed: 'path to a PEM private key',
+    check: checkPemFile,
+    description: 'Private key for tlsCert; reloaded on SIGHUP together with it.',
+  },
+  trustedProxy: {
+    group: 'TLS and proxies',
+    kind: 'list',
+    default: [],
+    placeholder: '<cidr>',
+    allowed: 'IP address or CIDR block',
+    minItems: 0,
+    check: checkProxyAddress,
+    description:
+      'Reverse proxies whose forwarding header (see forwardedHeader) and X-Forwarded-Proto are believed; the client address they report is logged and counted for maxSessionsPerIp. Headers from anyone else are ignored.',
+  },
+  forwardedHeader: {
+    group: 'TLS and proxies',
+    kind: 'enum',
+    default: 'x-forwarded-for',
+    values: FORWARDED_HEADERS,
+    description:
+      'Which header a trusted proxy uses to report the client: X-Forwarded-For (+ X-Forwarded-Proto) or RFC 7239 Forwarded. Only one is read, because a proxy that sets one usually passes a client-forged copy of the other through.',
+  },
+  upstreamProxyProtocol: {
+    group: 'Upstream',
+    kind: 'enum',
+    default: 'off',
+    values: PROXY_PROTOCOL_VERSIONS,
+    description:
+      'Send a PROXY protocol header (HAProxy v1 text or v2 binary) first on each upstream connection, so the XMPP server sees the client address; the server must expect it (ejabberd use_proxy_protocol, Prosody mod_net_proxy).',
   },
   upstream: {
     group: 'Upstream',
@@ -521,6 +594,12 @@ export const OPTIONS: OptionTable = {
     check: checkNodeId,
     description: 'Label prefixed to session ids as `NODE.` so a load balancer can send a session’s requests back to this node.',
   },
+  demo: {
+    group: 'Listener',
+    kind: 'boolean',
+    default: false,
+    description: 'Serve a Converse.js demo client at /demo (needs the converse.js package installed beside Causeway); for trying Causeway out, not for production.',
+  },
   logLevel: {
     group: 'Logging',
     kind: 'enum',
@@ -577,6 +656,13 @@ export interface CrossCheck {
 }
 
 export const CROSS_CHECKS: readonly CrossCheck[] = [
+  {
+    key: 'tlsKey',
+    others: ['tlsCert'],
+    rule: 'must be set together with tlsCert',
+    why: 'a TLS listener needs both its certificate and its private key',
+    holds: (v) => (v.tlsCert === undefined) === (v.tlsKey === undefined),
+  },
   {
     key: 'boshMaxRequests',
     others: ['boshMaxHold'],

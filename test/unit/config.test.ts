@@ -289,6 +289,7 @@ t.test('config file problems', async (t) => {
 
 /** For each cross-check, overrides that break it (and only it). */
 const CROSS_VIOLATIONS: Record<string, Partial<ConfigValues>> = {
+  tlsKey: { tlsCert: '/etc/causeway/cert.pem' },
   boshMaxRequests: { boshMaxHold: 2, boshMaxRequests: 2 },
   maxStanzaBytes: { maxStanzaBytes: 400000 },
   maxAttributeValueBytes: { maxStanzaBytes: 20000, maxAttributeValueBytes: 30000 },
@@ -394,6 +395,12 @@ t.test('a full config file', async (t) => {
     corsMaxAgeSeconds: 600,
     corsAllowCredentials: true,
     nodeId: 'n1',
+    tlsCert: '/etc/causeway/fullchain.pem',
+    tlsKey: '/etc/causeway/privkey.pem',
+    trustedProxy: ['10.0.0.0/8', '::1'],
+    forwardedHeader: 'forwarded',
+    upstreamProxyProtocol: 'v2',
+    demo: true,
   } satisfies Record<OptionKey, unknown>
   const config = load(['--config', '/c.json'], {}, { '/c.json': JSON.stringify(file) })
   for (const key of OPTION_KEYS) {
@@ -401,4 +408,21 @@ t.test('a full config file', async (t) => {
     t.same(config[key], file[key], key)
   }
   t.equal(config.upstream.describe(), 'example.org → starttls://xmpp.example.org:5222, example.net → srv, * → tls://[::1]:5223')
+})
+
+t.test('TLS and proxy options', async (t) => {
+  t.same(makeConfig({ trustedProxy: ['127.0.0.1', '10.1.0.0/16', 'fd00::/8'] }).trustedProxy, ['127.0.0.1', '10.1.0.0/16', 'fd00::/8'])
+  t.same(load(['--trusted-proxy', '192.0.2.0/24', '--trusted-proxy', '::1'], {}).trustedProxy, ['192.0.2.0/24', '::1'])
+  configError(t, () => makeConfig({ trustedProxy: ['10.0.0.0/33'] }), 'trustedProxy', /prefix length must be 0 to 32/)
+  configError(t, () => makeConfig({ trustedProxy: ['proxy.example'] }), 'trustedProxy', /must be an IP address or a CIDR block/)
+  configError(t, () => makeConfig({ trustedProxy: ['::1/129'] }), 'trustedProxy', /prefix length must be 0 to 128/)
+  configError(t, () => makeConfig({ tlsCert: '/c.pem' }), 'tlsKey', /must be set together with tlsCert/)
+  configError(t, () => makeConfig({ tlsKey: '/k.pem' }), 'tlsKey', /must be set together with tlsCert/)
+  t.equal(makeConfig({ tlsCert: '/c.pem', tlsKey: '/k.pem' }).tlsKey, '/k.pem')
+  t.equal(load(['--upstream-proxy-protocol', 'v1'], {}).upstreamProxyProtocol, 'v1')
+  configError(t, () => load(['--upstream-proxy-protocol', 'v3'], {}), 'upstreamProxyProtocol', /off, v1, v2|one of/)
+  t.equal(load([], { CAUSEWAY_FORWARDED_HEADER: 'forwarded' }).forwardedHeader, 'forwarded')
+  t.equal(makeConfig({}).forwardedHeader, 'x-forwarded-for', 'X-Forwarded-For by default')
+  t.equal(makeConfig({}).upstreamProxyProtocol, 'off')
+  t.equal(makeConfig({}).demo, false)
 })
