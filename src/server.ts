@@ -3,6 +3,9 @@
  * a shutdown hook; only the command-line entry point listens.
  */
 import { readFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
+import type { Server as TlsServer } from 'node:tls'
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IdSource } from './core/ids.js'
@@ -14,6 +17,7 @@ import type { Metrics } from './observability/metrics.js'
 import { createMetrics } from './observability/metrics.js'
 import { SessionLimits } from './http/session-limits.js'
 import { registerDiscovery } from './http/discovery.js'
+import { ClientAddressPolicy } from './http/client-address.js'
 import { RandomIds } from './system/random-ids.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import { registerBoshRoute } from './transports/bosh/bosh-route.js'
@@ -42,6 +46,42 @@ export interface Causeway {
   readonly bosh: BoshTransport
   /** Stop accepting, end every session politely, close the listener. Bounded by shutdownTimeoutMs. */
   shutdown(): Promise<void>
+  /**
+   * Read tlsCert/tlsKey again and use them for new connections (SIGHUP).
+   * Open connections keep theirs. A bad pair is refused and the old one kept.
+   */
+  reloadTls(): TlsReload
+}
+
+export type TlsReload =
+  | { readonly ok: true; readonly subject: string; readonly validTo: string }
+  | { readonly ok: false; readonly error: string }
+
+export interface TlsFiles {
+  readonly cert: string
+  readonly key: string
+}
+
+/** The certificate and key as PEM, checked to belong together; throws with a readable message. */
+export function loadTlsFiles(certPath: string, keyPath: string): TlsFiles & { readonly certificate: X509Certificate } {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (error) {
+      throw new Error(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
+    }
+  }
+  const cert = read(certPath, 'tlsCert')
+  const key = read(keyPath, 'tlsKey')
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(cert)
+    // Throws when the key does not match the certificate.
+    createSecureContext({ cert, key })
+  } catch (error) {
+    throw new Error(`tlsCert/tlsKey: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return { cert, key, certificate }
 }
 
 export function xmlLimits(config: Config): XmlLimits {
@@ -79,6 +119,11 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const ca = config.upstreamCaFile === undefined ? undefined : readFileSync(config.upstreamCaFile, 'utf8')
   let accepting = true
   const sessionLimits = new SessionLimits(config.maxSessions, config.maxSessionsPerIp)
+  const clients = new ClientAddressPolicy(config.trustedProxy, config.forwardedHeader)
+  const clientOf = clients.describe.bind(clients)
+  const tlsFiles = config.tlsCert !== undefined && config.tlsKey !== undefined ? loadTlsFiles(config.tlsCert, config.tlsKey) : undefined
+  // Node applies the connection-checking interval to https servers through the same options object.
+  const httpOptions = { connectionsCheckingInterval: 2_000 }
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -94,7 +139,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     bodyLimit: config.boshMaxBodyBytes,
     // Node checks the headers/request deadlines only this often (default 30 s):
     // idle and slow-header connections are then cut within ~REQUEST_RECEIVE_TIMEOUT_MS.
-    http: { connectionsCheckingInterval: 2_000 },
+    // Slow or stalled TLS handshakes are cut like slow headers.
+    ...(tlsFiles ? { https: { cert: tlsFiles.cert, key: tlsFiles.key, handshakeTimeout: REQUEST_RECEIVE_TIMEOUT_MS, ...httpOptions } } : { http: httpOptions }),
+    // Forwarding headers are read by ClientAddressPolicy, from trusted proxies only.
     trustProxy: false,
     return503OnClosing: true,
   })
@@ -136,6 +183,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     metrics,
     accepting: () => accepting,
     limits: sessionLimits,
+    clientOf,
+    proxyProtocol: config.upstreamProxyProtocol,
     session: {
       limits,
       pingIntervalMs: config.wsPingIntervalMs,
@@ -164,6 +213,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     xmlLimits: limits,
     bodyTimeoutMs: REQUEST_RECEIVE_TIMEOUT_MS,
     accepting: () => accepting,
+    clientOf,
+    proxyProtocol: config.upstreamProxyProtocol,
   })
 
   let shuttingDown: Promise<void> | undefined
@@ -183,5 +234,22 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return shuttingDown
   }
 
-  return { app, metrics, websocket, bosh, shutdown }
+  const reloadTls = (): TlsReload => {
+    if (config.tlsCert === undefined || config.tlsKey === undefined) return { ok: false, error: 'TLS is not configured (tlsCert/tlsKey)' }
+    try {
+      const files = loadTlsFiles(config.tlsCert, config.tlsKey)
+      ;(app.server as unknown as TlsServer).setSecureContext({ cert: files.cert, key: files.key })
+      const result = { ok: true as const, subject: files.certificate.subject.replace(/\n/g, ', '), validTo: files.certificate.validTo }
+      metrics.tlsReloads.inc({ result: 'ok' })
+      logger.info({ subject: result.subject, validTo: result.validTo }, 'tls certificate reloaded')
+      return result
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      metrics.tlsReloads.inc({ result: 'error' })
+      logger.error({ err: message }, 'tls certificate reload failed; keeping the current certificate')
+      return { ok: false, error: message }
+    }
+  }
+
+  return { app, metrics, websocket, bosh, shutdown, reloadTls }
 }

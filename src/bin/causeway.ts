@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   const causeway = await buildServer(config, { logger })
   await causeway.app.listen({ host: config.host, port: config.port })
   logger.info(
-    { version: VERSION, websocket: config.websocketPath, bosh: config.boshPath, upstream: config.upstream.describe() },
+    { version: VERSION, tls: config.tlsCert !== undefined, websocket: config.websocketPath, bosh: config.boshPath, upstream: config.upstream.describe() },
     'causeway listening',
   )
 
@@ -56,6 +56,9 @@ async function main(): Promise<number> {
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
+  // Certificate renewal (certbot deploy hook, `systemctl reload`): new connections get the new pair.
+  if (config.tlsCert !== undefined) process.on('SIGHUP', () => causeway.reloadTls())
+  else process.on('SIGHUP', () => logger.info('SIGHUP ignored: no tlsCert/tlsKey to reload'))
   return -1
 }
 

@@ -18,6 +18,7 @@ export interface Metrics {
   readonly refusals: Counter<'transport' | 'reason'>
   readonly boshHeldRequests: Gauge
   readonly boshRetransmissions: Counter
+  readonly tlsReloads: Counter<'result'>
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -54,5 +55,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'BOSH responses resent from the missed-response cache',
       registers,
     }),
+    tlsReloads: new Counter({ name: 'causeway_tls_reloads_total', help: 'Listener certificate reloads (SIGHUP), by result', labelNames: ['result'], registers }),
   }
 }

@@ -62,12 +62,17 @@ export async function endpointsFor(target: UpstreamTarget, domain: string, resol
   }
 }
 
-/** Connect to the first endpoint that answers, within `timeoutMs` overall. */
+/**
+ * Connect to the first endpoint that answers, within `timeoutMs` overall.
+ * `preamble` (a PROXY protocol header) is written first on the TCP
+ * connection, before any TLS.
+ */
 export async function connectFirst(
   endpoints: Endpoint[],
   domain: string,
   settings: TlsSettings,
   timeoutMs: number,
+  preamble?: Uint8Array,
 ): Promise<{ socket: net.Socket; endpoint: Endpoint }> {
   const deadline = Date.now() + timeoutMs
   let lastError: ConnectError = new ConnectError('no upstream endpoint', 'dns')
@@ -75,10 +80,11 @@ export async function connectFirst(
     const left = deadline - Date.now()
     if (left <= 0) break
     try {
-      const socket = endpoint.directTls
-        ? await openTls(endpoint, domain, settings, left)
-        : await openTcp(endpoint, left)
-      return { socket, endpoint }
+      const socket = await openTcp(endpoint, left)
+      if (preamble) socket.write(preamble)
+      if (!endpoint.directTls) return { socket, endpoint }
+      // XEP-0368 direct TLS over the connection we opened.
+      return { socket: await secure({ socket }, domain, settings, Math.max(1, deadline - Date.now()), 'xmpp-client'), endpoint }
     } catch (error) {
       lastError = error instanceof ConnectError ? error : new ConnectError(String(error), 'error')
     }
@@ -124,17 +130,13 @@ function openTcp(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
   )
 }
 
-function openTls(endpoint: Endpoint, domain: string, settings: TlsSettings, timeoutMs: number): Promise<tls.TLSSocket> {
-  return secure({ host: endpoint.host, port: endpoint.port }, domain, settings, timeoutMs, 'xmpp-client')
-}
-
 /** RFC 6120 §5.4.3.3: after `<proceed/>`, TLS runs over the same TCP connection. */
 export function startTls(socket: net.Socket, domain: string, settings: TlsSettings, timeoutMs: number): Promise<tls.TLSSocket> {
   return secure({ socket }, domain, settings, timeoutMs)
 }
 
 function secure(
-  where: { socket: net.Socket } | { host: string; port: number },
+  where: { socket: net.Socket },
   domain: string,
   settings: TlsSettings,
   timeoutMs: number,

@@ -53,6 +53,8 @@ export interface UpstreamSettings {
   /** How long to wait for the server's `</stream:stream>` after ours. */
   readonly closeTimeoutMs: number
   readonly resolveSrv?: SrvResolver
+  /** Written first on the TCP connection (PROXY protocol), when set. */
+  readonly preamble?: Uint8Array
 }
 
 /** What a client is told about a failed connect, by ConnectError reason. */
@@ -119,7 +121,7 @@ export class UpstreamStream {
   async #connect(): Promise<void> {
     try {
       const endpoints = await endpointsFor(this.settings.target, this.request.to, this.settings.resolveSrv)
-      const { socket, endpoint } = await connectFirst(endpoints, this.request.to, this.settings.tls, this.settings.connectTimeoutMs)
+      const { socket, endpoint } = await connectFirst(endpoints, this.request.to, this.settings.tls, this.settings.connectTimeoutMs, this.settings.preamble)
       if (this.#state !== 'connecting') {
         socket.destroy()
         return

@@ -30,12 +30,16 @@ export async function startCauseway(overrides: Partial<ConfigValues> = {}): Prom
   await causeway.app.listen({ host: config.host, port: config.port })
   const { port } = causeway.app.server.address() as AddressInfo
   let stopped: Promise<void> | undefined
+  // With tlsCert/tlsKey the listener speaks only https/wss.
+  const secure = config.tlsCert !== undefined
+  const http = secure ? 'https' : 'http'
+  const ws = secure ? 'wss' : 'ws'
   return {
     causeway,
     port,
-    httpUrl: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}${config.websocketPath}`,
-    boshUrl: `http://127.0.0.1:${port}${config.boshPath}`,
+    httpUrl: `${http}://127.0.0.1:${port}`,
+    wsUrl: `${ws}://127.0.0.1:${port}${config.websocketPath}`,
+    boshUrl: `${http}://127.0.0.1:${port}${config.boshPath}`,
     logLines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     logText: () => lines.join(''),
     stop: () => (stopped ??= causeway.shutdown()),

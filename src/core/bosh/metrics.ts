@@ -59,6 +59,8 @@ export type RefusalReason =
   | 'target-refused'
   | 'unknown-sid'
   | 'malformed-body'
+  /** §19: a request over plain HTTP for a session created over HTTPS (the connection is closed). */
+  | 'insecure-request'
 
 export interface BoshMetrics {
   /** Held requests went up (+) or down (−) by this much. */
@@ -69,7 +71,8 @@ export interface BoshMetrics {
   output?(bytes: number): void
   sessionCreated?(): void
   sessionTerminated?(end: SessionEnd): void
-  refused?(reason: RefusalReason, condition: BoshCondition): void
+  /** `condition` is absent when the request was dropped without an answer. */
+  refused?(reason: RefusalReason, condition?: BoshCondition): void
 }
 
 /** Plain totals behind the BoshMetrics hooks. */

@@ -26,6 +26,11 @@ export type BoshReply =
  */
 export interface BoshResponder {
   respond(reply: BoshReply): void
+  /**
+   * Close the HTTP connection without any answer (§19: a request that must
+   * not be served at all). Responders that cannot do that answer 403 instead.
+   */
+  drop?(): void
 }
 
 /**

@@ -33,6 +33,10 @@ export type TargetVerdict = 'ok' | 'host-unknown' | 'host-gone'
 export interface RequestContext {
   /** Client address as the adapter trusts it (socket or proxy header). */
   readonly ip: string
+  /** The request reached us over TLS (directly, or as a trusted proxy says); unknown = not known to be. */
+  readonly secure?: boolean
+  /** Adapter facts about the connection, passed through to `connect` untouched. */
+  readonly connection?: unknown
 }
 
 /** Everything the upstream factory needs to know about the session it serves. */
@@ -40,6 +44,8 @@ export interface UpstreamContext {
   readonly sid: string
   readonly params: SessionParams
   readonly ip: string
+  /** The creating request's `connection`. */
+  readonly connection?: unknown
 }
 
 export interface RegistryDeps {
@@ -75,6 +81,8 @@ export class BoshSessionRegistry {
   readonly #sessions = new Map<string, BoshSession>()
   readonly #perIp = new Map<string, number>()
   readonly #releases = new Map<string, () => void>()
+  /** Sessions created over TLS (§19). */
+  readonly #secureSids = new Set<string>()
   #shuttingDown = false
 
   constructor(deps: RegistryDeps) {
@@ -101,7 +109,7 @@ export class BoshSessionRegistry {
 
   handleParsed(result: BodyParseResult, responder: BoshResponder, context: RequestContext): void {
     if (result.ok) this.handle(result.request, responder, context)
-    else this.handleFailure(result.failure, responder)
+    else this.handleFailure(result.failure, responder, context)
   }
 
   handle(request: BoshRequest, responder: BoshResponder, context: RequestContext): void {
@@ -115,12 +123,14 @@ export class BoshSessionRegistry {
       this.#refuse(responder, 'unknown-sid', 'item-not-found', false)
       return
     }
+    if (this.#insecureForSession(request.sid, responder, context)) return
     session.handleRequest(request, responder)
   }
 
   /** A body that did not parse: the session it names (if any) decides, else a bare terminal reply. */
-  handleFailure(failure: BoshFailure, responder: BoshResponder): void {
+  handleFailure(failure: BoshFailure, responder: BoshResponder, context?: RequestContext): void {
     const session = failure.sid === undefined ? undefined : this.#sessions.get(failure.sid)
+    if (session && failure.sid !== undefined && context && this.#insecureForSession(failure.sid, responder, context)) return
     if (session) {
       session.reject(failure, responder)
       return
@@ -168,11 +178,12 @@ export class BoshSessionRegistry {
       options,
       clock: this.#deps.clock,
       hash: this.#deps.hash,
-      connect: (sink) => this.#deps.connect(sink, { sid, params, ip }),
+      connect: (sink) => this.#deps.connect(sink, { sid, params, ip, ...(context.connection !== undefined ? { connection: context.connection } : {}) }),
       metrics: this.#deps.metrics,
       hooks: { disposed: () => this.#forget(sid, ip) },
     })
     this.#sessions.set(sid, session)
+    if (context.secure === true) this.#secureSids.add(sid)
     this.#perIp.set(ip, this.sessionsFrom(ip) + 1)
     this.#deps.metrics?.sessionCreated?.()
     this.#deps.onSessionCreated?.(session, context)
@@ -189,6 +200,19 @@ export class BoshSessionRegistry {
     throw new Error('IdSource keeps producing sids that are in use')
   }
 
+  /**
+   * §19: a session created over HTTPS is never served over plain HTTP. The
+   * connection is closed without an answer, so nothing about the session
+   * leaks, and the request does not count: the session carries on over HTTPS.
+   */
+  #insecureForSession(sid: string, responder: BoshResponder, context: RequestContext): boolean {
+    if (!this.#secureSids.has(sid) || context.secure === true) return false
+    this.#deps.metrics?.refused?.('insecure-request')
+    if (responder.drop) responder.drop()
+    else responder.respond({ status: 403, condition: 'policy-violation', contentType: DEFAULT_CONTENT_TYPE })
+    return true
+  }
+
   #capacity(ip: string): 'max-sessions' | 'max-sessions-per-ip' | undefined {
     if (this.#sessions.size >= this.#deps.options.maxSessions) return 'max-sessions'
     if (this.sessionsFrom(ip) >= this.#deps.options.maxSessionsPerIp) return 'max-sessions-per-ip'
@@ -197,6 +221,7 @@ export class BoshSessionRegistry {
 
   #forget(sid: string, ip: string): void {
     if (!this.#sessions.delete(sid)) return
+    this.#secureSids.delete(sid)
     this.#releases.get(sid)?.()
     this.#releases.delete(sid)
     const count = this.sessionsFrom(ip) - 1

@@ -16,6 +16,10 @@ import type { Admission } from '../../core/bosh/session-registry.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
 import { originAllowed } from '../../http/origin-policy.js'
+import type { ClientInfo, RequestLike } from '../../http/client-address.js'
+import type { ProxyProtocolVersion } from '../../config/options.js'
+import { proxyProtocolHeader } from '../../upstream/proxy-protocol.js'
+import type { ProxiedConnection } from '../../upstream/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
 import { loggableId } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
@@ -41,6 +45,9 @@ export interface BoshRouteOptions {
   readonly bodyTimeoutMs: number
   /** False while the server drains: session creation is refused with 503. */
   readonly accepting: () => boolean
+  /** Who the client is (trusted proxy headers applied). */
+  readonly clientOf: (request: RequestLike) => ClientInfo
+  readonly proxyProtocol: ProxyProtocolVersion
 }
 
 export interface BoshTransport {
@@ -99,7 +106,10 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     connect: (sink, context) => {
       const sessionLog = log.child({ sid: loggableId(context.sid), transport: 'bosh', remote: context.ip })
       sessionLog.debug({ to: context.params.to, wait: context.params.wait, hold: context.params.hold }, 'bosh session created')
-      return new BoshUpstream(sink, route.upstream, sessionLog, metrics)
+      // The registry hands back the ProxiedConnection this adapter gave it.
+      const preamble = proxyProtocolHeader(route.proxyProtocol, context.connection as ProxiedConnection | undefined)
+      const settings = preamble ? { ...route.upstream, upstream: { ...route.upstream.upstream, preamble } } : route.upstream
+      return new BoshUpstream(sink, settings, sessionLog, metrics)
     },
   })
 
@@ -160,9 +170,18 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       const cors = corsHeaders(request)
       if (!cors) return refuseOrigin(reply)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      const responder = { respond: (answer: BoshReply) => send(reply, cors, answer) }
+      const responder = {
+        respond: (answer: BoshReply) => send(reply, cors, answer),
+        // §19: no answer at all, just the connection closed.
+        drop: () => {
+          reply.hijack()
+          request.raw.socket.destroy()
+        },
+      }
+      const client = route.clientOf(request.raw)
+      const context = { ip: client.address, secure: client.secure, connection: client.connection }
       if (route.accepting()) {
-        registry.handleBody(body, responder, { ip: request.ip })
+        registry.handleBody(body, responder, context)
         return reply
       }
       // Draining: existing sessions carry on, new ones are sent elsewhere.
@@ -171,7 +190,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
         metrics.refusals.inc({ transport: 'bosh', reason: 'draining' })
         return reply.code(503).headers({ ...cors, 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' }).send('Server is shutting down\n')
       }
-      registry.handleParsed(parsed, responder, { ip: request.ip })
+      registry.handleParsed(parsed, responder, context)
       return reply
     }
 

@@ -8,6 +8,9 @@ import type { WebSocket } from 'ws'
 import type { IdSource } from '../../core/ids.js'
 import { originAllowed } from '../../http/origin-policy.js'
 import type { SessionLimits } from '../../http/session-limits.js'
+import type { ClientInfo, RequestLike } from '../../http/client-address.js'
+import type { ProxyProtocolVersion } from '../../config/options.js'
+import { proxyProtocolHeader } from '../../upstream/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { WebSocketSession } from './websocket-session.js'
@@ -27,6 +30,9 @@ export interface WebSocketRouteOptions {
   readonly accepting: () => boolean
   /** Shared with BOSH: total and per-address session caps. */
   readonly limits: SessionLimits
+  /** Who the client is (trusted proxy headers applied). */
+  readonly clientOf: (request: RequestLike) => ClientInfo
+  readonly proxyProtocol: ProxyProtocolVersion
 }
 
 export interface WebSocketTransport {
@@ -44,6 +50,7 @@ function offeredProtocols(request: FastifyRequest): string[] {
 export async function registerWebSocketRoute(app: FastifyInstance, options: WebSocketRouteOptions): Promise<WebSocketTransport> {
   const sessions = new Set<WebSocketSession>()
   const releases = new WeakMap<object, () => void>()
+  const clients = new WeakMap<object, ClientInfo>()
   const { metrics } = options
 
   await app.register(websocketPlugin, {
@@ -82,7 +89,9 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       if (!options.accepting()) {
         return refuse(reply, 503, 'draining', 'Server is shutting down', { 'retry-after': '5' })
       }
-      const admission = options.limits.admit(request.ip)
+      const client = options.clientOf(request.raw)
+      clients.set(request.raw, client)
+      const admission = options.limits.admit(client.address)
       if (!admission.ok) {
         return admission.reason === 'max-sessions'
           ? refuse(reply, 503, admission.reason, 'Too many sessions on this server', { 'retry-after': '30' })
@@ -102,10 +111,13 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const id = options.ids.next()
-      const log = options.log.child({ sid: id, transport: 'websocket', remote: request.ip })
+      const client = clients.get(request.raw) ?? options.clientOf(request.raw)
+      const log = options.log.child({ sid: id, transport: 'websocket', remote: client.address })
       const release = releases.get(request.raw)
       if (release) socket.once('close', release)
-      const session = new WebSocketSession(socket, options.session, log, metrics)
+      const preamble = proxyProtocolHeader(options.proxyProtocol, client.connection)
+      const settings = preamble ? { ...options.session, upstream: { ...options.session.upstream, preamble } } : options.session
+      const session = new WebSocketSession(socket, settings, log, metrics)
       sessions.add(session)
       void session.done.then(() => sessions.delete(session))
     },
