@@ -30,6 +30,8 @@ const secondCa = await makeCa(dir, 'Second Test CA')
 const first = await makeServerCert(dir, firstCa, 'localhost', 'first')
 const second = await makeServerCert(dir, secondCa, 'localhost', 'second')
 const caBundle = [await readFile(firstCa.caCertPath, 'utf8'), await readFile(secondCa.caCertPath, 'utf8')]
+// ws hands these to tls.connect; `servername` makes the client check the name "localhost".
+const trustBoth = { ca: caBundle, servername: 'localhost' }
 const fingerprint = async (certPath: string) => new X509Certificate(await readFile(certPath)).fingerprint256
 
 /** The listener's files, which the tests overwrite to simulate a renewal. */
@@ -76,7 +78,7 @@ t.test('https and wss with a certificate the client verifies', async (t) => {
   t.match(causeway.wsUrl, /^wss:\/\//)
 
   // WebSocket: TLS, the RFC 7395 open, SASL and an iq round trip.
-  const client = await rawClient(causeway.wsUrl, ['xmpp'], { ca: caBundle, servername: 'localhost' })
+  const client = await rawClient(causeway.wsUrl, ['xmpp'], trustBoth)
   t.teardown(() => client.socket.terminate())
   client.send(OPEN())
   await client.waitForMatch(/<mechanism>PLAIN<\/mechanism>/)
@@ -116,7 +118,7 @@ t.test('reloading the certificate: new connections get it, open sessions keep wo
   t.teardown(() => causeway.stop())
   t.equal(await presentedCertificate(causeway.port), await fingerprint(first.certPath), 'starts with the first certificate')
 
-  const client = await rawClient(causeway.wsUrl, ['xmpp'], { ca: caBundle, servername: 'localhost' })
+  const client = await rawClient(causeway.wsUrl, ['xmpp'], trustBoth)
   t.teardown(() => client.socket.terminate())
   client.send(OPEN())
   await client.waitForMatch(/<mechanism>PLAIN<\/mechanism>/)
@@ -174,7 +176,7 @@ t.test('the causeway command reloads on SIGHUP without dropping sessions', async
   await waitFor(/causeway listening/)
   t.equal(await presentedCertificate(port), await fingerprint(first.certPath))
 
-  const client = await rawClient(`wss://127.0.0.1:${port}/xmpp-websocket`, ['xmpp'], { ca: caBundle, servername: 'localhost' })
+  const client = await rawClient(`wss://127.0.0.1:${port}/xmpp-websocket`, ['xmpp'], trustBoth)
   client.send(OPEN())
   await client.waitForMatch(/<mechanism>PLAIN<\/mechanism>/)
 

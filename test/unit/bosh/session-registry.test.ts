@@ -204,3 +204,69 @@ t.test('held-request and retransmission counters add up across sessions', async 
   f.clock.advance(30_000)
   t.equal(f.counters.held, 0)
 })
+
+/** A responder that can also close the connection without an answer (§19). */
+class DroppingResponder extends RecordingResponder {
+  dropped = 0
+  drop(): void {
+    this.dropped += 1
+  }
+}
+
+t.test('XEP-0124 §19: a session created over HTTPS is never served over plain HTTP', async (t) => {
+  const f = new Fixture()
+  const created = new RecordingResponder('create')
+  f.registry.handleBody(wrap(CREATE), created, { ip: '192.0.2.1', secure: true })
+  const sid = f.contexts[0]?.sid ?? ''
+  f.upstreams.get(sid)?.sink?.upstreamOpened(HEADER, upstreamElement(FEATURES_XML))
+  t.match(created.body, `sid='${sid}'`)
+
+  // Over plain HTTP: the connection is closed, nothing is answered, nothing reaches the session.
+  const plain = new DroppingResponder('plain')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='2'`, `<message xmlns='jabber:client' to='x@example.com'><body>leak?</body></message>`), plain, { ip: '192.0.2.1', secure: false })
+  t.equal(plain.dropped, 1, 'connection dropped')
+  t.equal(plain.answered, false, 'no BOSH answer at all')
+  t.same(f.upstreams.get(sid)?.sent, [], 'the payload never went upstream')
+  t.same([...f.counters.refusals], [['insecure-request', 1]])
+
+  // An unknown-security request (no context) is treated as plain too, and so is a malformed body naming the sid.
+  const unknown = new DroppingResponder('unknown')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='2' type='terminate'`), unknown, { ip: '192.0.2.1' })
+  t.equal(unknown.dropped, 1)
+  const malformed = new DroppingResponder('malformed')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='2'`, 'stray text'), malformed, { ip: '192.0.2.1', secure: false })
+  t.equal(malformed.dropped, 1, 'a bad body over HTTP cannot terminate the session either')
+  t.equal(f.registry.size, 1, 'the session is kept')
+
+  // The same rid over HTTPS is served normally: the dropped requests did not count.
+  const secure = new DroppingResponder('secure')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='2'`, `<message xmlns='jabber:client' to='x@example.com'><body>ok</body></message>`), secure, { ip: '192.0.2.1', secure: true })
+  t.equal(secure.dropped, 0)
+  t.same(f.upstreams.get(sid)?.sent, ['<message xmlns="jabber:client" to="x@example.com"><body>ok</body></message>'])
+
+  // A responder without drop() gets a bare 403 (policy-violation) instead.
+  const legacy = new RecordingResponder('no-drop')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='3'`), legacy, { ip: '192.0.2.1', secure: false })
+  t.same(legacy.reply, { status: 403, condition: 'policy-violation', contentType: 'text/xml; charset=utf-8' })
+})
+
+t.test('XEP-0124 §19: a session created over plain HTTP may move to HTTPS', async (t) => {
+  const f = new Fixture()
+  f.registry.handleBody(wrap(CREATE), new RecordingResponder('create'), { ip: '192.0.2.1', secure: false })
+  const sid = f.contexts[0]?.sid ?? ''
+  f.upstreams.get(sid)?.sink?.upstreamOpened(HEADER, upstreamElement(FEATURES_XML))
+  const upgraded = new DroppingResponder('https')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='2'`, `<presence xmlns='jabber:client'/>`), upgraded, { ip: '192.0.2.1', secure: true })
+  const plain = new DroppingResponder('http')
+  f.registry.handleBody(wrap(`sid='${sid}' rid='3'`, `<presence xmlns='jabber:client'/>`), plain, { ip: '192.0.2.1', secure: false })
+  t.equal(upgraded.dropped + plain.dropped, 0, 'nothing dropped')
+  t.equal(f.upstreams.get(sid)?.sent.length, 2)
+})
+
+t.test('the creating request’s connection facts reach the upstream factory untouched', async (t) => {
+  const f = new Fixture()
+  const connection = { sourceAddress: '203.0.113.9', sourcePort: 0, destinationAddress: '127.0.0.1', destinationPort: 5280 }
+  f.registry.handleBody(wrap(CREATE), new RecordingResponder('create'), { ip: '203.0.113.9', connection })
+  t.equal(f.contexts[0]?.connection, connection)
+  t.equal(f.contexts[0]?.ip, '203.0.113.9')
+})
