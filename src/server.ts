@@ -18,6 +18,7 @@ import { createMetrics } from './observability/metrics.js'
 import { SessionLimits } from './http/session-limits.js'
 import { registerDiscovery } from './http/discovery.js'
 import { ClientAddressPolicy } from './http/client-address.js'
+import { registerDemo } from './http/demo.js'
 import { RandomIds } from './system/random-ids.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import { registerBoshRoute } from './transports/bosh/bosh-route.js'
@@ -158,7 +159,11 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   app.get('/healthz', readiness)
   app.get('/readyz', readiness)
 
-  registerDiscovery(app, { publicUrl: config.publicUrl, boshPath: config.boshPath, websocketPath: config.websocketPath })
+  registerDiscovery(app, { publicUrl: config.publicUrl, boshPath: config.boshPath, websocketPath: config.websocketPath, secure: (request) => clientOf(request.raw).secure })
+
+  if (config.demo) {
+    await registerDemo(app, { boshPath: config.boshPath, websocketPath: config.websocketPath, domain: config.upstream.domains[0] ?? 'localhost' })
+  }
 
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())

@@ -11,6 +11,8 @@ export interface DiscoveryOptions {
   readonly publicUrl: string
   readonly boshPath: string
   readonly websocketPath: string
+  /** Whether the client reached us over TLS (directly or through a trusted proxy). */
+  readonly secure: (request: FastifyRequest) => boolean
 }
 
 const BOSH_REL = 'urn:xmpp:alt-connections:xbosh'
@@ -23,8 +25,8 @@ function links(options: DiscoveryOptions, request: FastifyRequest): Array<{ rel:
   if (base === '') {
     const host = request.headers.host
     if (host === undefined || !HOST_HEADER.test(host)) return undefined
-    // Causeway terminates no TLS and believes no proxy header yet: plain http.
-    base = `http://${host}`
+    // The scheme the client used: TLS on our listener, or X-Forwarded-Proto from a trusted proxy.
+    base = `${options.secure(request) ? 'https' : 'http'}://${host}`
   }
   const url = new URL(base)
   const prefix = url.pathname.replace(/\/$/, '')

@@ -274,6 +274,11 @@ export class RoutingTable {
     return { ok: true, domain: check.domain, target }
   }
 
+  /** The domains named by exact rules, in configuration order. */
+  get domains(): readonly string[] {
+    return [...this.#exact.keys()]
+  }
+
   /** One line for logs: `example.org → tls://xmpp.example.org:5223, * → tcp://127.0.0.1:5222`. */
   describe(): string {
     if (this.rules.length === 0) return '(no routes: every domain is refused)'

@@ -52,3 +52,15 @@ t.test('XEP-0156: host-meta from --public-url, behind a TLS proxy with a path pr
   t.equal(json.headers['cache-control'], 'public, max-age=3600')
   t.throws(() => makeConfig({ publicUrl: 'ftp://x' }), /publicUrl: must be empty or an http\(s\) URL/)
 })
+
+t.test('XEP-0156 behind a trusted TLS proxy: the links say https and wss', async (t) => {
+  const causeway = await server({ trustedProxy: ['127.0.0.1'] })
+  t.teardown(() => causeway.shutdown())
+  const json = await causeway.app.inject({ method: 'GET', url: '/.well-known/host-meta.json', headers: { host: 'chat.example.org', 'x-forwarded-proto': 'https' } })
+  t.same(JSON.parse(json.body).links.map((l: { href: string }) => l.href), ['https://chat.example.org/http-bind', 'wss://chat.example.org/xmpp-websocket'])
+  // The same header from a peer that is not a trusted proxy is ignored.
+  const untrusting = await server({ trustedProxy: ['10.0.0.0/8'] })
+  t.teardown(() => untrusting.shutdown())
+  const plain = await untrusting.app.inject({ method: 'GET', url: '/.well-known/host-meta.json', headers: { host: 'chat.example.org', 'x-forwarded-proto': 'https' } })
+  t.same(JSON.parse(plain.body).links.map((l: { href: string }) => l.href), ['http://chat.example.org/http-bind', 'ws://chat.example.org/xmpp-websocket'])
+})

@@ -1,0 +1,89 @@
+/**
+ * `--demo`: a Converse.js page at /demo/ that talks to this very listener,
+ * so a new user can see Causeway work in a browser within a minute. The
+ * Converse bundle comes from the optional `converse.js` package; nothing
+ * here is served unless the demo is switched on.
+ */
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance } from 'fastify'
+import { escapeText } from '../core/xml/serialize.js'
+
+export interface DemoOptions {
+  readonly boshPath: string
+  readonly websocketPath: string
+  /** Offered as the login domain. */
+  readonly domain: string
+}
+
+export const DEMO_PATH = '/demo/'
+
+/** Where converse.js's dist bundle is installed; a clear error when it is not. */
+export function converseDist(): string {
+  try {
+    const require = createRequire(import.meta.url)
+    // The package exports ./dist/* but not its package.json.
+    return dirname(require.resolve('converse.js/dist/converse.min.js'))
+  } catch {
+    throw new Error('demo: the converse.js package is not installed (it is an optional dependency: npm install converse.js)')
+  }
+}
+
+/** JSON for an inline script: `<` escaped so no value can close the script element. */
+function inlineJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c')
+}
+
+function page(options: DemoOptions): string {
+  const settings = { boshPath: options.boshPath, websocketPath: options.websocketPath, domain: options.domain, assets: `${DEMO_PATH}dist/` }
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Causeway demo — ${escapeText(options.domain)}</title>
+<link rel="stylesheet" href="${DEMO_PATH}dist/converse.min.css">
+<style>
+  #causeway-demo-bar { font: 14px system-ui, sans-serif; padding: 4px 12px; background: #234; color: #fff; }
+  #causeway-demo-bar a { color: #9cf; margin-left: 8px; }
+</style>
+</head>
+<body class="converse-fullscreen">
+<div id="causeway-demo-bar">Causeway demo · transport: <b id="causeway-transport"></b>
+  <a href="?transport=websocket">WebSocket</a> <a href="?transport=bosh">BOSH</a></div>
+<script src="${DEMO_PATH}dist/converse.min.js"></script>
+<script>
+  const demo = ${inlineJson(settings)};
+  const transport = new URLSearchParams(location.search).get('transport') === 'bosh' ? 'bosh' : 'websocket';
+  document.getElementById('causeway-transport').textContent = transport === 'bosh' ? 'BOSH (XEP-0124/0206)' : 'WebSocket (RFC 7395)';
+  const ws = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + demo.websocketPath;
+  const bosh = location.origin + demo.boshPath;
+  converse.initialize({
+    ...(transport === 'bosh' ? { bosh_service_url: bosh } : { websocket_url: ws }),
+    assets_path: demo.assets,
+    view_mode: 'fullscreen',
+    default_domain: demo.domain,
+    allow_registration: false,
+    discover_connection_methods: false,
+    show_connection_url_input: false,
+    allow_non_roster_messaging: true,
+    auto_reconnect: true,
+    keepalive: true,
+    play_sounds: false,
+    show_images_inline: false,
+    i18n: 'en',
+  });
+</script>
+</body>
+</html>
+`
+}
+
+export async function registerDemo(app: FastifyInstance, options: DemoOptions): Promise<void> {
+  const root = converseDist()
+  await app.register(fastifyStatic, { root, prefix: `${DEMO_PATH}dist/`, decorateReply: false, index: false, dotfiles: 'deny' })
+  const html = page(options)
+  app.get('/demo', async (_request, reply) => reply.redirect(DEMO_PATH))
+  app.get(DEMO_PATH, async (_request, reply) => reply.headers({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).send(html))
+}
