@@ -33,10 +33,12 @@ ENV CAUSEWAY_HOST=0.0.0.0
 USER node
 EXPOSE 5280
 
-# /healthz answers 200 while the process serves (status "ok", or "draining"
-# during shutdown). Assumes the default port 5280.
+# /healthz answers 200 while the process serves (503 once it drains for
+# shutdown). The probe follows CAUSEWAY_PORT and, with CAUSEWAY_TLS_CERT set,
+# speaks https; it does not verify the certificate, since it only asks this
+# container's own process over loopback.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:5280/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const tls = Boolean(process.env.CAUSEWAY_TLS_CERT); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: Number(process.env.CAUSEWAY_PORT || 5280), path: '/healthz', rejectUnauthorized: false, timeout: 4000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 
 # Node is PID 1: Causeway handles SIGTERM/SIGINT itself (ends every session,
 # then exits within shutdownTimeoutMs).
