@@ -7,12 +7,13 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { accessSync, constants as fsConstants, readFileSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { freePort } from './ports.js'
+import { cleanUpOnExit } from './exit-cleanup.js'
 
 
 export interface DaemonContext {
@@ -84,24 +85,8 @@ export function replaceExactly(text: string, from: string, to: string, file: str
   return text.split(from).join(to)
 }
 
-// Daemons still running, by process group id, with their dirs.
-const live = new Map<number, string>()
-let exitHookInstalled = false
-
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const [pgid, dir] of live) {
-      try {
-        process.kill(-pgid, 'SIGKILL')
-      } catch {}
-      try {
-        rmSync(dir, { recursive: true, force: true })
-      } catch {}
-    }
-  })
-}
+// Daemons still running, by process group id: the function that unregisters each from the exit cleanup.
+const live = new Map<number, () => void>()
 
 /**
  * If this Node process dies without running its exit hooks (SIGKILL, a tap
@@ -156,9 +141,10 @@ function launch(binary: string, args: string[], dir: string, cleanupCommand: str
       resolve()
     })
   })
-  if (child.pid !== undefined) {
-    live.set(child.pid, dir)
-    startWatchdog(child.pid, dir, cleanupCommand)
+  const pid = child.pid
+  if (pid !== undefined) {
+    live.set(pid, cleanUpOnExit(() => process.kill(-pid, 'SIGKILL'), dir))
+    startWatchdog(pid, dir, cleanupCommand)
   }
   return { child, alive: () => alive, output: () => output, exited }
 }
@@ -186,7 +172,10 @@ async function killOnce(launched: Launched): Promise<void> {
   // Whatever is left of the group (a worker that outlived its master) goes too.
   signalGroup('SIGKILL')
   await launched.exited
-  if (pid !== undefined) live.delete(pid)
+  if (pid !== undefined) {
+    live.get(pid)?.()
+    live.delete(pid)
+  }
 }
 
 function probe(port: number, timeoutMs: number): Promise<boolean> {
@@ -220,7 +209,6 @@ class PortTaken extends Error {}
 /** Start a daemon in the foreground in a fresh temp dir and wait until it accepts connections on its port. */
 export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
   const binary = findDaemon(spec.binary, spec.debianPackage, spec.name)
-  installExitHook()
   const dir = await mkdtemp(join(tmpdir(), `causeway-${spec.binary}-`))
   // The path goes into config files and the watchdog's shell script unquoted or in single quotes.
   if (!/^[\w./-]+$/.test(dir)) throw new Error(`${spec.name}: unusable temp dir path ${JSON.stringify(dir)} (set TMPDIR to a plain path)`)

@@ -23,12 +23,13 @@
  * SIGKILLs every live VM from an 'exit' hook.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { freePort } from './ports.js'
+import { cleanUpOnExit } from './exit-cleanup.js'
 
 export interface EjabberdUser { username: string; password: string }
 
@@ -103,19 +104,8 @@ const MARK = 'causeway-ejabberd'
 // ---------------------------------------------------------------------------
 // Leak protection for normal exits and uncaught errors (stdin EOF covers the rest).
 
-const live = new Map<ChildProcess, string>()
-let exitHookInstalled = false
-
-function installExitHook (): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const [child, dir] of live) {
-      try { child.kill('SIGKILL') } catch {}
-      try { rmSync(dir, { recursive: true, force: true }) } catch {}
-    }
-  })
-}
+/** Processes still running, each with the function that unregisters it from the exit cleanup. */
+const live = new Map<ChildProcess, () => void>()
 
 // ---------------------------------------------------------------------------
 // Finding the Debian package's Erlang and ejabberd code.
@@ -311,7 +301,7 @@ function launch (rt: Runtime, l: Layout, spoolDir: string): Launched {
     CAUSEWAY_EJABBERD_DIR: l.dir
   }
   const child = spawn(rt.erl, args, { cwd: l.dir, env, stdio: ['pipe', 'pipe', 'pipe'] })
-  live.set(child, l.dir)
+  live.set(child, cleanUpOnExit(() => child.kill('SIGKILL'), l.dir))
   let output = ''
   let alive = true
   const capture = (chunk: Buffer | string): void => {
@@ -324,10 +314,11 @@ function launch (rt: Runtime, l: Layout, spoolDir: string): Launched {
   child.stdin?.on('error', () => {})
   child.once('exit', () => { alive = false })
   const exited = new Promise<void>(resolve => {
-    child.once('close', () => { live.delete(child); resolve() })
+    child.once('close', () => { live.get(child)?.(); live.delete(child); resolve() })
     child.once('error', err => {
       alive = false
       capture(`spawn ${rt.erl} failed: ${err.message}\n`)
+      live.get(child)?.()
       live.delete(child)
       resolve()
     })
@@ -472,7 +463,6 @@ export async function startEjabberd (opts: EjabberdOptions = {}): Promise<Runnin
   const domain = opts.domain ?? 'localhost'
   assertDomain(domain)
   const users = [...(opts.users ?? [])]
-  installExitHook()
 
   const dir = await mkdtemp(join(tmpdir(), 'causeway-ejabberd-'))
   const l: Layout = {

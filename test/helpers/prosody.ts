@@ -1,11 +1,12 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { accessSync, constants as fsConstants, readFileSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from './ports.js'
+import { cleanUpOnExit } from './exit-cleanup.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -71,19 +72,8 @@ const REGISTER_CONCURRENCY = 8
 // signal, where no JavaScript runs at all.
 // ---------------------------------------------------------------------------
 
-const live = new Map<ChildProcess, string>()
-let exitHookInstalled = false
-
-function installExitHook (): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const [child, dir] of live) {
-      try { child.kill('SIGKILL') } catch {}
-      try { rmSync(dir, { recursive: true, force: true }) } catch {}
-    }
-  })
-}
+/** Processes still running, each with the function that unregisters it from the exit cleanup. */
+const live = new Map<ChildProcess, () => void>()
 
 // Prosody exits when it is re-parented, i.e. when the Node process that
 // spawned it has died without running its exit hooks (SIGKILL, tap timeout).
@@ -289,7 +279,7 @@ interface Launched {
 
 function launch (prosody: string, l: Layout): Launched {
   const child = spawn(prosody, ['-F', '--config', l.configPath], { cwd: l.dir, stdio: ['ignore', 'pipe', 'pipe'] })
-  live.set(child, l.dir)
+  live.set(child, cleanUpOnExit(() => child.kill('SIGKILL'), l.dir))
   let output = ''
   let alive = true
   const capture = (chunk: Buffer | string): void => {
@@ -301,10 +291,11 @@ function launch (prosody: string, l: Layout): Launched {
   child.once('exit', () => { alive = false })
   const exited = new Promise<void>(resolve => {
     // 'close' (not 'exit') so the captured output is complete.
-    child.once('close', () => { live.delete(child); resolve() })
+    child.once('close', () => { live.get(child)?.(); live.delete(child); resolve() })
     child.once('error', err => {
       alive = false
       capture(`spawn ${prosody} failed: ${err.message}\n`)
+      live.get(child)?.()
       live.delete(child)
       resolve()
     })
@@ -372,7 +363,6 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
   const bins = prosodyBinaries()
   const domain = opts.domain ?? 'localhost'
   assertDomain(domain)
-  installExitHook()
 
   const dir = await mkdtemp(join(tmpdir(), 'causeway-prosody-'))
   const l: Layout = {
