@@ -52,27 +52,38 @@ function page(options: DemoOptions): string {
 <body class="converse-fullscreen">
 <div id="causeway-demo-bar">Causeway demo · transport: <b id="causeway-transport"></b>
   <a href="?transport=websocket">WebSocket</a> <a href="?transport=bosh">BOSH</a></div>
-<script src="${DEMO_PATH}dist/converse.min.js"></script>
-<script>
+<script type="module">
+  // The dist bundle is an ES module: it exports converse rather than setting a global.
+  import converse from '${DEMO_PATH}dist/converse.min.js';
   const demo = ${inlineJson(settings)};
   const transport = new URLSearchParams(location.search).get('transport') === 'bosh' ? 'bosh' : 'websocket';
   document.getElementById('causeway-transport').textContent = transport === 'bosh' ? 'BOSH (XEP-0124/0206)' : 'WebSocket (RFC 7395)';
   const ws = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + demo.websocketPath;
   const bosh = location.origin + demo.boshPath;
+  // The fullscreen footer loads sponsor logos from conversejs.org; Converse keeps a name already taken.
+  customElements.define('converse-footer', class extends HTMLElement {});
   converse.initialize({
-    ...(transport === 'bosh' ? { bosh_service_url: bosh } : { websocket_url: ws }),
-    assets_path: demo.assets,
+    ...(transport === 'bosh' ? { bosh_service_url: bosh, keepalive: true } : { websocket_url: ws }),
     view_mode: 'fullscreen',
     default_domain: demo.domain,
-    allow_registration: false,
+    auto_reconnect: true,
+    allow_non_roster_messaging: true,
+    // Everything from this server: no CDN, provider lists, link previews, push or OMEMO key servers.
+    assets_path: demo.assets,
+    i18n: 'en',
     discover_connection_methods: false,
     show_connection_url_input: false,
-    allow_non_roster_messaging: true,
-    auto_reconnect: true,
-    keepalive: true,
-    play_sounds: false,
+    allow_registration: false,
+    autocomplete_providers_url: '',
+    xmpp_providers_url: '',
+    render_media: false,
     show_images_inline: false,
-    i18n: 'en',
+    fetch_url_headers: false,
+    embed_3rd_party_media_players: false,
+    use_system_emojis: true,
+    blacklisted_plugins: ['converse-omemo', 'converse-omemo-views', 'converse-push'],
+    show_desktop_notifications: false,
+    play_sounds: false,
   });
 </script>
 </body>

@@ -30,7 +30,8 @@ t.test('the /demo/ page and its Converse.js assets are served only when enabled'
   t.equal(page.status, 200)
   t.equal(page.headers.get('content-type'), 'text/html; charset=utf-8')
   const html = await page.text()
-  t.match(html, /<script src="\/demo\/dist\/converse\.min\.js"><\/script>/)
+  // The dist bundle is an ES module: a classic <script src> would leave `converse` undefined.
+  t.match(html, /<script type="module">\s*\/\/[^\n]*\n\s*import converse from '\/demo\/dist\/converse\.min\.js';/)
   t.match(html, /"boshPath":"\/http-bind"/)
   t.match(html, /"websocketPath":"\/xmpp-websocket"/)
   t.match(html, /"domain":"chat\.example"/, 'the first configured domain is offered for login')

@@ -44,6 +44,14 @@ export class HoldQueue<T extends { readonly rid: number }> {
     return this.#items.find((item) => item.rid === rid)
   }
 
+  /** Remove `item` if it is held; true when it was. */
+  remove(item: T): boolean {
+    const index = this.#items.indexOf(item)
+    if (index < 0) return false
+    this.#items.splice(index, 1)
+    return true
+  }
+
   /** Remove and return every held request with rid ≤ `rid`, oldest first. */
   takeThrough(rid: number): T[] {
     let n = 0

@@ -31,6 +31,12 @@ export interface BoshResponder {
    * not be served at all). Responders that cannot do that answer 403 instead.
    */
   drop?(): void
+  /**
+   * Call `gone` if the HTTP connection closes before this request is
+   * answered (the client navigated away, or its network dropped), so a
+   * held request nobody waits for does not swallow the next stanzas.
+   */
+  whenGone?(gone: () => void): void
 }
 
 /**

@@ -487,10 +487,24 @@ export class BoshSession implements UpstreamSink {
     for (const old of released) this.#reply(old)
     if (released.includes(entry)) return
     entry.waitTimer = this.#timer(() => this.#waitExpired(entry), this.params.wait * 1000)
+    entry.responder.whenGone?.(() => this.#run(() => this.#abandoned(entry)))
     if (this.#deliverable()) {
       const oldest = this.#held.shift()
       if (oldest) this.#reply(oldest)
     }
+  }
+
+  /**
+   * A held request whose connection closed: answer it empty at once (into
+   * the response cache, so a retransmission of its rid still gets a reply)
+   * and keep the pending stanzas for a request someone is waiting on.
+   * mod_bosh does the same; otherwise the next stanza would be written into
+   * a dead connection, and a client that carries on with the next rid (a
+   * page reload restoring the session) would never see it.
+   */
+  #abandoned(entry: Entry): void {
+    if (this.#state === 'terminated' || !this.#held.remove(entry)) return
+    this.#reply(entry, { payload: false })
   }
 
   /** §8: "SHOULD NOT wait longer than the time specified by the client in the 'wait' attribute". */

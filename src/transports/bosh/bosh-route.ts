@@ -130,7 +130,8 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
   }
 
   const send = (reply: FastifyReply, cors: Record<string, string>, answer: BoshReply) => {
-    if (reply.sent) return
+    // A request whose connection is gone is answered into the cache only.
+    if (reply.sent || reply.raw.destroyed) return
     reply.headers({ ...cors, 'cache-control': 'no-store' })
     if (answer.status === 200) {
       reply.code(200).header('content-type', answer.contentType).send(answer.body)
@@ -176,6 +177,11 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
         drop: () => {
           reply.hijack()
           request.raw.socket.destroy()
+        },
+        whenGone: (gone: () => void) => {
+          reply.raw.once('close', () => {
+            if (!reply.raw.writableEnded) gone()
+          })
         },
       }
       const client = route.clientOf(request.raw)

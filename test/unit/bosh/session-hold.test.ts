@@ -1,5 +1,6 @@
 import t from 'tap'
-import { BODY, Harness } from './fakes.js'
+import { BODY, Harness, RecordingResponder, parse, wrap } from './fakes.js'
+import type { SessionRequest } from '../../../src/core/bosh/body.js'
 
 const MSG = (n: number) => `<message xmlns='jabber:client' id='m${n}'/>`
 const EMPTY = `${BODY}/>`
@@ -191,4 +192,65 @@ t.test('XEP-0124 §12: a quick poll after a response that carried payloads is fi
   h.clock.advance(2_000)
   t.equal(h.send(`rid='104'`).body, EMPTY, 'polling at the interval is fine')
   t.equal(h.session.state, 'open')
+})
+
+/** A responder whose HTTP connection the test can close before it is answered. */
+class ClosableResponder extends RecordingResponder {
+  #gone: (() => void) | undefined
+  whenGone(gone: () => void): void {
+    this.#gone = gone
+  }
+  closeConnection(): void {
+    this.#gone?.()
+  }
+}
+
+function sendClosable(h: Harness, attrs: string, children = ''): ClosableResponder {
+  const request = parse(wrap(`sid='${h.sid}' ${attrs}`, children)) as SessionRequest
+  const responder = new ClosableResponder(`rid=${request.rid}`, h.wire)
+  h.session.handleRequest(request, responder)
+  return responder
+}
+
+t.test('a held request whose connection closes is answered empty; the next stanza waits for a live request', async (t) => {
+  const h = opened()
+  const r101 = sendClosable(h, `rid='101'`)
+  t.equal(h.session.heldCount, 1)
+  r101.closeConnection()
+  t.same(h.wire.log, [`reply rid=101 ${EMPTY}`], 'answered at once, with nothing in it')
+  t.equal(h.session.heldCount, 0)
+  t.equal(h.counters.held, 0, 'the held-requests gauge follows')
+
+  // The server's message arrives during the gap (a page reloading): it is kept, not lost.
+  h.fromServer(MSG(1))
+  t.equal(h.session.pendingBytes > 0, true, 'kept pending')
+  const r102 = h.send(`rid='102'`)
+  t.equal(r102.body, `${BODY}>${MSG(1).replace(/'/g, '"')}</body>`, 'the next request carries it')
+
+  // A retransmission of the abandoned rid gets its (empty) cached answer, not item-not-found.
+  const again = h.send(`rid='101'`, '', 'rid=101 again')
+  t.equal(again.body, EMPTY)
+  t.equal(h.counters.retransmissions, 1)
+})
+
+t.test('a connection closing after its request was answered changes nothing', async (t) => {
+  const h = opened()
+  const r101 = sendClosable(h, `rid='101'`)
+  h.fromServer(MSG(1))
+  t.match(r101.body, /m1/)
+  h.mark()
+  r101.closeConnection()
+  t.same(h.wire.log, [], 'no second answer')
+  const r102 = h.send(`rid='102'`)
+  t.equal(r102.answered, false, 'the next request is held as usual')
+})
+
+t.test('with hold=2, the closed one goes and the live one still gets the data', async (t) => {
+  const h = opened({ options: { maxHold: 2, maxRequests: 3 }, create: `to='example.com' rid='100' wait='30' hold='2' ver='1.11'` })
+  const r101 = sendClosable(h, `rid='101'`)
+  const r102 = h.send(`rid='102'`)
+  r101.closeConnection()
+  t.equal(r101.body, EMPTY)
+  h.fromServer(MSG(7))
+  t.match(r102.body, /m7/, 'delivered on the request someone waits for')
 })
