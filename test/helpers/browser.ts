@@ -11,6 +11,7 @@
  * playwright-core answers CORS preflights itself, permissively, and the
  * server's own CORS handling would never be exercised.
  */
+import { X509Certificate, createHash } from 'node:crypto'
 import { accessSync, constants as fsConstants, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -68,6 +69,18 @@ export interface LaunchOptions {
   readonly actionTimeoutMs?: number
   /** Viewport of the first tab; default 1280×800. */
   readonly viewport?: { width: number; height: number }
+  /**
+   * Certificates (PEM) Chromium accepts although no CA in its store signed
+   * them, pinned by public key (`--ignore-certificate-errors-spki-list`);
+   * every other certificate is still verified.
+   */
+  readonly trustCertificates?: readonly string[]
+}
+
+/** base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as Chromium's SPKI allowlist wants it. */
+function spkiHash(pem: string): string {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })
+  return createHash('sha256').update(spki).digest('base64')
 }
 
 /** Hosts a page may reach: only this machine. */
@@ -146,7 +159,10 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
     // --user-data-dir cannot go in args: playwright-core wants it as launchPersistentContext's first argument.
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
-      args: [...CHROMIUM_ARGS],
+      args: [
+        ...CHROMIUM_ARGS,
+        ...(options.trustCertificates?.length ? [`--ignore-certificate-errors-spki-list=${options.trustCertificates.map(spkiHash).join(',')}`] : []),
+      ],
       headless: true,
       viewport: options.viewport ?? { width: 1280, height: 800 },
       timeout: 30_000,

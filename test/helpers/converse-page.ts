@@ -196,7 +196,7 @@ converse.plugins.add('causeway-test-hooks', {
 // Says in every screenshot what the page connects to; takes no clicks.
 const label = document.createElement('div')
 label.id = 'causeway-test-label'
-label.textContent = settings.websocket_url ? \`websocket_url \${settings.websocket_url}\` : \`bosh_service_url \${settings.bosh_service_url}\`
+label.textContent = settings.websocket_url ? \`websocket_url \${settings.websocket_url}\` : settings.bosh_service_url ? \`bosh_service_url \${settings.bosh_service_url}\` : 'connection URL: XEP-0156 discovery'
 label.style.cssText = 'position:fixed;left:4px;bottom:2px;max-width:205px;font:11px monospace;color:#555;word-break:break-all;pointer-events:none;z-index:100000'
 document.body.append(label)
 
