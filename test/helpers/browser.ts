@@ -12,7 +12,7 @@
  * server's own CORS handling would never be exercised.
  */
 import { X509Certificate, createHash } from 'node:crypto'
-import { accessSync, constants as fsConstants, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
+import { cleanUpOnExit } from './exit-cleanup.js'
 
 export const CHROMIUM_PATH = '/usr/bin/chromium'
 
@@ -122,23 +123,6 @@ async function startDeadEndProxy(attempts: string[]): Promise<{ url: string; clo
   }
 }
 
-// Profile dirs of browsers still open when the process exits (an uncaught
-// error, a tap timeout): playwright kills the browser itself on exit.
-const liveDirs = new Set<string>()
-let exitHookInstalled = false
-
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const dir of liveDirs) {
-      try {
-        rmSync(dir, { recursive: true, force: true })
-      } catch {}
-    }
-  })
-}
-
 export function assertChromiumInstalled(): void {
   try {
     accessSync(CHROMIUM_PATH, fsConstants.X_OK)
@@ -149,11 +133,11 @@ export function assertChromiumInstalled(): void {
 
 export async function launchBrowser(options: LaunchOptions = {}): Promise<BrowserSession> {
   assertChromiumInstalled()
-  installExitHook()
   const proxyAttempts: string[] = []
   const proxy = await startDeadEndProxy(proxyAttempts)
   const userDataDir = await mkdtemp(join(tmpdir(), 'causeway-chromium-'))
-  liveDirs.add(userDataDir)
+  // Should the process exit with the browser open, the profile goes too (playwright kills Chromium itself).
+  const forget = cleanUpOnExit(() => {}, userDataDir)
   let context: BrowserContext
   try {
     // --user-data-dir cannot go in args: playwright-core wants it as launchPersistentContext's first argument.
@@ -170,7 +154,7 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
       proxy: { server: proxy.url, bypass: '127.0.0.1,localhost,[::1]' },
     })
   } catch (err) {
-    liveDirs.delete(userDataDir)
+    forget()
     await rm(userDataDir, { recursive: true, force: true })
     await proxy.close()
     throw err
@@ -235,7 +219,7 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
         try {
           await context.close()
         } finally {
-          liveDirs.delete(userDataDir)
+          forget()
           await rm(userDataDir, { recursive: true, force: true })
           await proxy.close()
         }
