@@ -2,6 +2,7 @@
 // c2s with PLAIN and SCRAM, real logins and messages, the PROXY protocol
 // listener, the admin API, isolation and clean-up.
 import t from 'tap'
+import { withTimeout } from '../helpers/wait.js'
 import { readFileSync } from 'node:fs'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { client, xml } from '@xmpp/client'
@@ -25,17 +26,8 @@ function stopWithDiagnostics (t: Teardownable, server: RunningEjabberd): void {
   })
 }
 
-async function withTimeout<T> (p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+/** Every step of these tests is bounded by STEP_TIMEOUT_MS. */
+const bounded = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, what, STEP_TIMEOUT_MS)
 
 interface Online { xmpp: ReturnType<typeof client>; jid: string; stanzas: Element[] }
 
@@ -59,7 +51,7 @@ async function login (server: RunningEjabberd, user: EjabberdUser, mechanism: Me
     xmpp.on('error', (err: Error) => reject(err))
   })
   try {
-    await withTimeout(Promise.race([xmpp.start(), online]), `login of ${user.username} with ${mechanism}`)
+    await bounded(Promise.race([xmpp.start(), online]), `login of ${user.username} with ${mechanism}`)
     return { xmpp, jid: await online, stanzas }
   } catch (err) {
     await xmpp.stop().catch(() => {})

@@ -1,6 +1,7 @@
 // Proves the Prosody test harness itself: users, SASL, STARTTLS and the
 // certificate fixtures behave the way the integration tests assume.
 import t from 'tap'
+import { withTimeout } from '../helpers/wait.js'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -50,27 +51,18 @@ async function login (server: RunningProsody, user: ProsodyUser, mechanism: Mech
       xmpp.on('error', (err: Error) => reject(err))
     })
     await Promise.race([xmpp.start(), online])
-    return await withTimeout(online, `login of ${user.username} with ${mechanism}`)
+    return await bounded(online, `login of ${user.username} with ${mechanism}`)
   } finally {
     await xmpp.stop().catch(() => {})
   }
 }
 
-async function withTimeout<T> (p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+/** Every step of these tests is bounded by STEP_TIMEOUT_MS. */
+const bounded = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, what, STEP_TIMEOUT_MS)
 
 /** Reads from `socket` until `marker` appears; returns everything read so far. */
 async function readUntil (socket: Socket, marker: string): Promise<string> {
-  return await withTimeout(new Promise<string>((resolve, reject) => {
+  return await bounded(new Promise<string>((resolve, reject) => {
     let buf = ''
     const onData = (chunk: Buffer): void => {
       buf += chunk.toString('utf8')
@@ -98,7 +90,7 @@ interface StartTlsResult { preTlsFeatures: string; postTlsFeatures: string }
 async function startTls (server: RunningProsody, ca: Buffer, servername: string): Promise<StartTlsResult> {
   const socket = tcpConnect({ host: server.host, port: server.c2sPort })
   try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
+    await bounded(new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve)
       socket.once('error', reject)
     }), 'tcp connect')
@@ -109,7 +101,7 @@ async function startTls (server: RunningProsody, ca: Buffer, servername: string)
 
     const secure = tlsConnect({ socket, ca, servername })
     try {
-      await withTimeout(new Promise<void>((resolve, reject) => {
+      await bounded(new Promise<void>((resolve, reject) => {
         secure.once('secureConnect', resolve)
         secure.once('error', reject)
       }), 'TLS handshake')
@@ -209,7 +201,7 @@ t.test('Prosody\'s own BOSH and WebSocket endpoints (benchmark baseline)', async
 
   const ws = new WebSocket(`ws://${server.host}:${httpPort}/xmpp-websocket`, 'xmpp')
   t.teardown(() => ws.terminate())
-  const frames = await withTimeout(new Promise<string[]>((resolve, reject) => {
+  const frames = await bounded(new Promise<string[]>((resolve, reject) => {
     const received: string[] = []
     ws.on('open', () => ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>"))
     ws.on('message', (data: Buffer) => {
