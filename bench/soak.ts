@@ -6,8 +6,11 @@
  *
  * What "lost" means: XMPP without stream management may lose a message to a
  * client whose connection dies, so a message is *expected* only if neither
- * its sender nor its recipient reconnected between its sending and the end
- * of the run. Every expected message must arrive exactly once.
+ * its sender nor its recipient reconnected between its sending and the
+ * moment it is judged: JUDGE_AFTER_MS after it was sent (so long runs judge
+ * most messages, not only those whose endpoints never dropped), or at the
+ * end of the run. Every expected message must arrive exactly once; one that
+ * arrives after being judged lost is counted as late and as delivered.
  */
 import { startProsody } from '../test/helpers/prosody.js'
 import { startCausewayProcess, metricValue } from './causeway-process.js'
@@ -46,6 +49,8 @@ export interface SoakResult {
   readonly delivered: number
   readonly lost: number
   readonly duplicated: number
+  /** Judged lost at JUDGE_AFTER_MS, arrived afterwards (counted as delivered). */
+  readonly late: number
   readonly drops: number
   readonly reconnects: number
   readonly samples: readonly SoakSample[]
@@ -67,10 +72,14 @@ interface Sent {
   readonly from: number
   readonly toEpoch: number
   readonly fromEpoch: number
+  readonly sentAt: number
   received: number
   /** Judged at a checkpoint: 'delivered', 'lost', or not expected ('void'). */
   verdict?: 'delivered' | 'lost' | 'void'
 }
+
+/** A message still undelivered this long after sending, both ends connected throughout, is lost. */
+const JUDGE_AFTER_MS = 30_000
 
 const PASSWORD = 'soak-pw'
 const DOMAIN = 'localhost'
@@ -84,6 +93,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const peers: Peer[] = users.map((u, index) => ({ index, kind: index % 2 === 0 ? 'ws' : 'bosh', username: u.username, link: undefined, epoch: 0, connecting: false }))
   const sent = new Map<string, Sent>()
   let stray = 0
+  let late = 0
   let drops = 0
   let reconnects = 0
   let stopping = false
@@ -127,6 +137,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
                 }
                 record.received += 1
                 received += 1
+                if (record.verdict === 'lost') {
+                  record.verdict = 'delivered'
+                  late += 1
+                }
               },
               closed: () => {
                 if (peer.link === link) peer.link = undefined
@@ -163,7 +177,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       let to = live[Math.floor(Math.random() * live.length)] as Peer
       if (to === from) to = live[(live.indexOf(from) + 1) % live.length] as Peer
       const id = `m${++messageNumber}`
-      sent.set(id, { to: to.index, from: from.index, toEpoch: to.epoch, fromEpoch: from.epoch, received: 0 })
+      sent.set(id, { to: to.index, from: from.index, toEpoch: to.epoch, fromEpoch: from.epoch, sentAt: Date.now(), received: 0 })
       from.link?.send(`<message to='${to.username}@${DOMAIN}/soak' type='chat' id='${id}'><body>soak ${id} ✓ &lt;&amp;&gt;</body></message>`)
     }
     const perTick = options.rate / 20
@@ -213,14 +227,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       })()
     }, 1000)
 
-    /** Judge every message not judged yet, against the epochs as they are now. */
-    const settle = () => {
+    /** Judge every message not judged yet (sent at least `olderThanMs` ago), against the epochs as they are now. */
+    const settle = (olderThanMs = 0) => {
+      const cutoff = Date.now() - olderThanMs
       for (const record of sent.values()) {
-        if (record.verdict) continue
+        if (record.verdict || record.sentAt > cutoff) continue
         const stable = peers[record.to]?.epoch === record.toEpoch && peers[record.from]?.epoch === record.fromEpoch
         record.verdict = !stable ? 'void' : record.received >= 1 ? 'delivered' : 'lost'
       }
     }
+    const judge = setInterval(() => settle(JUDGE_AFTER_MS), 5000).unref()
     const halfway = (options.seconds * 1000) / 2
     while (Date.now() - started < options.seconds * 1000) {
       await new Promise((resolve) => setTimeout(resolve, 100))
@@ -237,6 +253,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     }
     clearInterval(sender)
+    clearInterval(judge)
     if (dropper) clearInterval(dropper)
     // Let the last messages arrive, then judge with the epochs frozen.
     await new Promise((resolve) => setTimeout(resolve, 3000))
@@ -257,7 +274,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     for (const peer of peers) peer.link?.destroy()
     const causewayExit = cw.exitStatus()
-    return { sent: sent.size, expected, delivered, lost, duplicated, drops, reconnects, samples, causewayExit }
+    return { sent: sent.size, expected, delivered, lost, duplicated, late, drops, reconnects, samples, causewayExit }
   } finally {
     stopping = true
     for (const peer of peers) peer.link?.destroy()
