@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net'
 import type { ProxyProtocolVersion } from '../config/options.js'
+import { canonicalAddress } from '../http/client-address.js'
 
 export interface ProxiedConnection {
   readonly sourceAddress: string
@@ -47,19 +48,14 @@ export function proxyProtocolHeader(version: ProxyProtocolVersion, connection: P
 
 /** Both addresses in one family: IPv4 where both are (mapped) IPv4, IPv6 otherwise. */
 function sameFamily(sourceAddress: string, destinationAddress: string): { family: 4 | 6; source: string; destination: string } | undefined {
-  const source = unmap(sourceAddress)
-  const destination = unmap(destinationAddress)
+  const source = canonicalAddress(sourceAddress)
+  const destination = canonicalAddress(destinationAddress)
+  if (source === undefined || destination === undefined) return undefined
   const sourceFamily = isIP(source)
   const destinationFamily = isIP(destination)
-  if (sourceFamily === 0 || destinationFamily === 0) return undefined
   if (sourceFamily === 4 && destinationFamily === 4) return { family: 4, source, destination }
   const asV6 = (address: string, family: number) => (family === 4 ? `::ffff:${address}` : address)
   return { family: 6, source: asV6(source, sourceFamily), destination: asV6(destination, destinationFamily) }
-}
-
-function unmap(address: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)
-  return mapped ? (mapped[1] ?? address) : address
 }
 
 function addressBytes(address: string, family: 4 | 6): Buffer {
