@@ -21,5 +21,4 @@ export {
   optionSpec,
 } from './options.js'
 export type { AnyOption, Config, ConfigValues, LogLevel, OptionKey } from './options.js'
-export { normaliseOrigin } from './origin.js'
 export { crossChecksMarkdown, optionsMarkdown, usage } from './usage.js'

@@ -5,9 +5,14 @@
  * docs/configuration.md are all derived from this table.
  */
 import { isIP } from 'node:net'
-import { checkDomain, parseUpstream, RoutingError } from '../upstream/routing.js'
+import { checkDomain } from '../core/xmpp/domain.js'
+import { FORWARDED_HEADERS } from '../edge/client-address.js'
+import type { ForwardedHeader } from '../edge/client-address.js'
+import { normaliseOrigin } from '../net/origin.js'
+import { PROXY_PROTOCOL_VERSIONS } from '../net/proxy-protocol.js'
+import type { ProxyProtocolVersion } from '../net/proxy-protocol.js'
+import { parseUpstream, RoutingError } from '../upstream/routing.js'
 import type { RoutingTable } from '../upstream/routing.js'
-import { normaliseOrigin } from './origin.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -64,10 +69,6 @@ export interface ConfigValues {
   readonly demo: boolean
 }
 
-export const FORWARDED_HEADERS = ['x-forwarded-for', 'forwarded'] as const
-export type ForwardedHeader = (typeof FORWARDED_HEADERS)[number]
-export const PROXY_PROTOCOL_VERSIONS = ['off', 'v1', 'v2'] as const
-export type ProxyProtocolVersion = (typeof PROXY_PROTOCOL_VERSIONS)[number]
 
 export type OptionKey = keyof ConfigValues
 

@@ -16,7 +16,7 @@ import type { EjabberdSession, RunningEjabberd } from '../helpers/ejabberd.js'
 import { ConfigError, loadConfig, makeConfig } from '../../src/config/index.js'
 import { startCauseway } from '../helpers/causeway.js'
 import type { RunningCauseway } from '../helpers/causeway.js'
-import type { ProxyProtocolVersion } from '../../src/config/options.js'
+import type { ProxyProtocolVersion } from '../../src/net/proxy-protocol.js'
 
 const ALICE = { username: 'alice', password: 'alice-pw-1' }
 const BOB = { username: 'bob', password: 'bob-pw-2' }

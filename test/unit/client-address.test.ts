@@ -4,7 +4,7 @@
  * untrusted address.
  */
 import t from 'tap'
-import { ClientAddressPolicy, parseForwarded } from '../../src/http/client-address.js'
+import { ClientAddressPolicy, parseForwarded } from '../../src/edge/client-address.js'
 
 const PROXY = '10.0.0.5'
 const xff = new ClientAddressPolicy(['10.0.0.0/24', '192.0.2.10', 'fd00::/8'])

@@ -8,12 +8,12 @@ import {
   flagName,
   loadConfig,
   makeConfig,
-  normaliseOrigin,
   OPTION_KEYS,
   OPTIONS,
   optionSpec,
   parseCommandLine,
 } from '../../src/config/index.js'
+import { normaliseOrigin } from '../../src/net/origin.js'
 import type { Config, ConfigSources, ConfigValues, OptionKey } from '../../src/config/index.js'
 
 type Files = Record<string, string>

@@ -3,7 +3,7 @@
  * v1 §2.1 human-readable line, v2 §2.2 binary header).
  */
 import t from 'tap'
-import { proxyProtocolHeader } from '../../src/upstream/proxy-protocol.js'
+import { proxyProtocolHeader } from '../../src/net/proxy-protocol.js'
 
 const SIGNATURE = '0d0a0d0a000d0a515549540a'
 

@@ -1,8 +1,7 @@
 import t from 'tap'
+import { checkDomain, normaliseDomain } from '../../src/core/xmpp/domain.js'
 import {
-  checkDomain,
   describeTarget,
-  normaliseDomain,
   parseUpstream,
   RoutingError,
   RoutingTable,

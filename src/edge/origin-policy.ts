@@ -3,7 +3,7 @@
  * Empty (the default) or `*` allows any origin. A request with no Origin
  * header comes from a non-browser client, which CORS does not concern.
  */
-import { normaliseOrigin } from '../config/origin.js'
+import { normaliseOrigin } from '../net/origin.js'
 
 export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
   if (origin === undefined) return true

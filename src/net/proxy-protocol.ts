@@ -7,8 +7,11 @@
  * destination = the Causeway listener address the client reached.
  */
 import { isIP } from 'node:net'
-import type { ProxyProtocolVersion } from '../config/options.js'
-import { canonicalAddress } from '../http/client-address.js'
+import { canonicalAddress } from './address.js'
+
+/** Option `upstreamProxyProtocol`. */
+export const PROXY_PROTOCOL_VERSIONS = ['off', 'v1', 'v2'] as const
+export type ProxyProtocolVersion = (typeof PROXY_PROTOCOL_VERSIONS)[number]
 
 export interface ProxiedConnection {
   readonly sourceAddress: string

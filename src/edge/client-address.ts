@@ -14,8 +14,12 @@
  */
 import { BlockList, isIP } from 'node:net'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ForwardedHeader } from '../config/options.js'
-import type { ProxiedConnection } from '../upstream/proxy-protocol.js'
+import { canonicalAddress } from '../net/address.js'
+import type { ProxiedConnection } from '../net/proxy-protocol.js'
+
+/** Which header a trusted proxy reports the client in (option `forwardedHeader`). */
+export const FORWARDED_HEADERS = ['x-forwarded-for', 'forwarded'] as const
+export type ForwardedHeader = (typeof FORWARDED_HEADERS)[number]
 
 export interface ClientView {
   /** The client's address as far as trusted hops can tell. */
@@ -143,15 +147,6 @@ function stripPort(entry: string): string {
   if (bracketed) return bracketed[1] ?? ''
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(entry)
   return v4 ? (v4[1] ?? '') : entry
-}
-
-/** A valid IP in one spelling per address (IPv4-mapped IPv6 as plain IPv4), or undefined. */
-export function canonicalAddress(value: string): string | undefined {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(value)
-  const address = mapped ? (mapped[1] ?? '') : value
-  const family = isIP(address)
-  if (family === 0) return undefined
-  return family === 6 ? address.toLowerCase() : address
 }
 
 /**

@@ -4,7 +4,7 @@
  * header. Both sides go through `normaliseOrigin` so they compare as strings.
  */
 import { isIPv4, isIPv6 } from 'node:net'
-import { checkDomain } from '../upstream/routing.js'
+import { checkDomain } from '../core/xmpp/domain.js'
 
 const DEFAULT_PORT: Readonly<Record<string, string>> = { http: '80', https: '443', ws: '80', wss: '443' }
 
