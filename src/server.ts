@@ -8,26 +8,27 @@ import { createSecureContext } from 'node:tls'
 import type { Server as TlsServer } from 'node:tls'
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { SessionAdmission } from './core/admission.js'
+import type { Clock } from './core/clock.js'
 import type { IdSource } from './core/ids.js'
-import type { XmlLimits } from './core/xml/stream-reader.js'
 import type { Config } from './config/options.js'
+import { boshOptions, clientStreamSettings, webSocketSettings, xmlLimits } from './config/settings.js'
+import { ClientAddressPolicy } from './edge/client-address.js'
 import type { Logger } from './observability/logger.js'
 import { createLogger } from './observability/logger.js'
 import type { Metrics } from './observability/metrics.js'
 import { createMetrics } from './observability/metrics.js'
-import { SessionLimits } from './core/admission.js'
-import { registerDiscovery } from './routes/discovery.js'
-import { ClientAddressPolicy } from './edge/client-address.js'
 import { registerDemo } from './routes/demo.js'
+import { registerDiscovery } from './routes/discovery.js'
+import { registerHealth } from './routes/health.js'
+import { registerMetrics } from './routes/metrics.js'
 import { RandomIds } from './system/random-ids.js'
-import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
+import { systemClock } from './system/system-clock.js'
 import { registerBoshRoute } from './transports/bosh/bosh-route.js'
 import type { BoshTransport } from './transports/bosh/bosh-route.js'
-import { resolveBoshOptions } from './core/bosh/options.js'
-import type { BoshOptions } from './core/bosh/options.js'
-import type { Clock } from './core/clock.js'
-import { systemClock } from './system/system-clock.js'
+import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
+import { Upstreams } from './upstream/connector.js'
 import { VERSION } from './version.js'
 
 /** How long a client may take to send a whole request (headers and body). */
@@ -85,41 +86,14 @@ export function loadTlsFiles(certPath: string, keyPath: string): TlsFiles & { re
   return { cert, key, certificate }
 }
 
-export function xmlLimits(config: Config): XmlLimits {
-  return {
-    maxStanzaBytes: config.maxStanzaBytes,
-    maxDepth: config.maxXmlDepth,
-    maxAttributes: config.maxXmlAttributes,
-    maxAttributeValueBytes: config.maxAttributeValueBytes,
-    maxNameBytes: 256,
-  }
-}
-
-export function boshOptions(config: Config): BoshOptions {
-  return resolveBoshOptions({
-    maxWaitSeconds: config.boshMaxWaitMs / 1000,
-    defaultWaitSeconds: config.boshMaxWaitMs / 1000,
-    maxHold: config.boshMaxHold,
-    maxRequests: config.boshMaxRequests,
-    inactivitySeconds: config.boshInactivityMs / 1000,
-    maxPauseSeconds: config.boshMaxPauseMs / 1000,
-    pollingSeconds: config.boshPollingMs / 1000,
-    coalesceMs: config.boshCoalesceMs,
-    maxBodyBytes: config.boshMaxBodyBytes,
-    maxPendingBytes: config.writeBufferHighWaterBytes,
-    preAuthTimeoutMs: config.preAuthTimeoutMs,
-    maxSessions: config.maxSessions,
-    maxSessionsPerIp: config.maxSessionsPerIp,
-  })
-}
-
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<Causeway> {
   const logger = deps.logger ?? createLogger(config.logLevel)
   const metrics = deps.metrics ?? createMetrics()
   const ids = deps.ids ?? new RandomIds(config.nodeId)
+  const clock = deps.clock ?? systemClock
   const ca = config.upstreamCaFile === undefined ? undefined : readFileSync(config.upstreamCaFile, 'utf8')
   let accepting = true
-  const sessionLimits = new SessionLimits(config.maxSessions, config.maxSessionsPerIp)
+  const admission = new SessionAdmission(config.maxSessions, config.maxSessionsPerIp)
   const clients = new ClientAddressPolicy(config.trustedProxy, config.forwardedHeader)
   const clientOf = clients.describe.bind(clients)
   const tlsFiles = config.tlsCert !== undefined && config.tlsKey !== undefined ? loadTlsFiles(config.tlsCert, config.tlsKey) : undefined
@@ -150,14 +124,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   // Slow headers are cut by Node itself.
   app.server.headersTimeout = REQUEST_RECEIVE_TIMEOUT_MS
 
-  // Readiness: while draining, a load balancer must take this node out of rotation at once.
-  const readiness = async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply
-      .code(accepting ? 200 : 503)
-      .header('cache-control', 'no-store')
-      .send({ status: accepting ? 'ok' : 'draining', version: VERSION })
-  app.get('/healthz', readiness)
-  app.get('/readyz', readiness)
+  registerHealth(app, { accepting: () => accepting, version: VERSION })
+  registerMetrics(app, metrics)
 
   registerDiscovery(app, { publicUrl: config.publicUrl, boshPath: config.boshPath, websocketPath: config.websocketPath, secure: (request) => clientOf(request.raw).secure })
 
@@ -165,41 +133,23 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     await registerDemo(app, { boshPath: config.boshPath, websocketPath: config.websocketPath, domain: config.upstream.domains[0] ?? 'localhost' })
   }
 
-  app.get('/metrics', async (_request, reply) => {
-    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
-  })
-
   const limits = xmlLimits(config)
-  // One upstream connector configuration for both transports.
-  const upstreamSettings = {
-    tls: ca === undefined ? {} : { ca },
-    connectTimeoutMs: config.upstreamConnectTimeoutMs,
-    limits,
-    highWaterBytes: config.writeBufferHighWaterBytes,
-    drainTimeoutMs: config.drainTimeoutMs,
-    closeTimeoutMs: config.wsCloseTimeoutMs,
-  }
+  // One upstream for both transports: the same routing, connector and client-stream core.
+  const upstreams = new Upstreams(config.upstream, { stream: clientStreamSettings(config), tls: ca === undefined ? {} : { ca } }, clock)
   const websocket = await registerWebSocketRoute(app, {
     path: config.websocketPath,
     allowedOrigins: config.allowedOrigin,
     maxPayloadBytes: config.maxStanzaBytes,
+    session: webSocketSettings(config),
+    clock,
+    upstreams,
     ids,
     log: logger,
     metrics,
     accepting: () => accepting,
-    limits: sessionLimits,
+    admission,
     clientOf,
     proxyProtocol: config.upstreamProxyProtocol,
-    session: {
-      limits,
-      pingIntervalMs: config.wsPingIntervalMs,
-      closeTimeoutMs: config.wsCloseTimeoutMs,
-      highWaterBytes: config.writeBufferHighWaterBytes,
-      drainTimeoutMs: config.drainTimeoutMs,
-      preAuthTimeoutMs: config.preAuthTimeoutMs,
-      route: (domain) => config.upstream.resolve(domain),
-      upstream: upstreamSettings,
-    },
   })
 
   const bosh = await registerBoshRoute(app, {
@@ -208,12 +158,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     allowedOrigins: config.allowedOrigin,
     corsMaxAgeSeconds: config.corsMaxAgeSeconds,
     corsAllowCredentials: config.corsAllowCredentials,
-    upstream: { route: (domain) => config.upstream.resolve(domain), upstream: upstreamSettings, maxUnsentBytes: 4 * config.writeBufferHighWaterBytes },
-    clock: deps.clock ?? systemClock,
+    upstreams,
+    clock,
     ids,
     log: logger,
     metrics,
-    admit: (ip) => sessionLimits.admit(ip),
+    admit: (ip) => admission.admit(ip),
     version: VERSION,
     xmlLimits: limits,
     bodyTimeoutMs: REQUEST_RECEIVE_TIMEOUT_MS,

@@ -36,6 +36,7 @@ export interface ConfigValues {
   readonly maxXmlDepth: number
   readonly maxXmlAttributes: number
   readonly maxAttributeValueBytes: number
+  readonly openTimeoutMs: number
   readonly wsPingIntervalMs: number
   readonly wsCloseTimeoutMs: number
   readonly writeBufferHighWaterBytes: number
@@ -427,6 +428,16 @@ export const OPTIONS: OptionTable = {
     max: 16 * MIB,
     unit: 'bytes',
     description: 'Largest attribute value accepted, as written; bounds memory held by one attribute.',
+  },
+  openTimeoutMs: {
+    group: 'WebSocket',
+    kind: 'integer',
+    default: 10 * SECOND,
+    min: SECOND,
+    max: 5 * MINUTE,
+    unit: 'ms',
+    description:
+      'An upgraded WebSocket that sends no `<open/>` within this time gets a connection-timeout stream error and is closed; bounds connections (and per-address slots) held by clients that never start a stream.',
   },
   wsPingIntervalMs: {
     group: 'WebSocket',

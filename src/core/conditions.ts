@@ -3,6 +3,7 @@
  * Errors are data: a `Failure` says which condition, and each transport has
  * exactly one place that turns a Failure into wire bytes.
  */
+import type { Element } from 'ltx'
 
 /** RFC 6120 §4.9.3: stream error conditions (namespace urn:ietf:params:xml:ns:xmpp-streams). */
 export const STREAM_CONDITIONS = [
@@ -59,6 +60,8 @@ export const NS = {
   framing: 'urn:ietf:params:xml:ns:xmpp-framing',
   tls: 'urn:ietf:params:xml:ns:xmpp-tls',
   sasl: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  /** XEP-0388 Extensible SASL Profile. */
+  sasl2: 'urn:xmpp:sasl:2',
   httpbind: 'http://jabber.org/protocol/httpbind',
   xbosh: 'urn:xmpp:xbosh',
 } as const
@@ -82,4 +85,19 @@ export interface StreamFailure {
 
 export function streamFailure(condition: StreamCondition, text?: string): StreamFailure {
   return text === undefined ? { condition } : { condition, text }
+}
+
+/**
+ * The defined condition inside a `<stream:error/>` (RFC 6120 §4.9.2: the one
+ * child in the streams namespace that is not `<text/>`), read the same way
+ * wherever a stream error is judged: a server's error forwarded to a client,
+ * counted, or logged. `undefined-condition` when the server sent none we know.
+ */
+export function streamErrorCondition(error: Element): StreamCondition {
+  for (const child of error.getChildElements()) {
+    if (child.getNS() !== NS.streams) continue
+    const name = child.getName()
+    if (name !== 'text' && isStreamCondition(name)) return name
+  }
+  return 'undefined-condition'
 }

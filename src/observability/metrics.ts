@@ -4,8 +4,10 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 
-export type Transport = 'websocket' | 'bosh'
-export type Direction = 'to_upstream' | 'to_client'
+import type { Direction } from '../core/session-observer.js'
+import type { Transport } from '../core/session-end.js'
+
+export type { Direction, Transport }
 
 export interface Metrics {
   readonly registry: Registry
@@ -14,7 +16,7 @@ export interface Metrics {
   readonly upstreamConnectFailures: Counter<'reason'>
   readonly stanzas: Counter<'transport' | 'direction'>
   readonly bytes: Counter<'transport' | 'direction'>
-  readonly closes: Counter<'transport' | 'condition'>
+  readonly closes: Counter<'transport' | 'reason' | 'condition'>
   readonly refusals: Counter<'transport' | 'reason'>
   readonly boshHeldRequests: Gauge
   readonly boshRetransmissions: Counter
@@ -39,8 +41,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     bytes: new Counter({ name: 'causeway_bytes_total', help: 'Bytes of XML relayed', labelNames: ['transport', 'direction'], registers }),
     closes: new Counter({
       name: 'causeway_session_closes_total',
-      help: 'Sessions ended, by condition (normal for a clean close)',
-      labelNames: ['transport', 'condition'],
+      help: 'Sessions ended, by typed reason and the condition sent (normal for none); see docs/conditions.md',
+      labelNames: ['transport', 'reason', 'condition'],
       registers,
     }),
     refusals: new Counter({

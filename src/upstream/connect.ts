@@ -3,10 +3,15 @@
  * or SRV (RFC 6120 §3.2), and the STARTTLS upgrade. Certificates are always
  * verified against the XMPP domain (RFC 6120 §13.7.2); there is no switch to
  * turn that off.
+ *
+ * Failures are results, not exceptions: a refused or failed connection is an
+ * expected outcome with a typed cause. No deadline lives here: the
+ * ClientStream's connect deadline destroys whatever is still pending.
  */
 import net from 'node:net'
 import tls from 'node:tls'
 import { promises as dns } from 'node:dns'
+import type { UpstreamFailureCause } from '../core/xmpp/upstream-port.js'
 import type { UpstreamTarget } from './routing.js'
 
 /** Where one connection attempt goes. */
@@ -16,23 +21,22 @@ export interface Endpoint {
   readonly directTls: boolean
 }
 
-export class ConnectError extends Error {
-  constructor(
-    message: string,
-    /** Short machine label for metrics: timeout, refused, tls, dns, … */
-    readonly reason: string,
-  ) {
-    super(message)
-    this.name = 'ConnectError'
-  }
-}
-
 export interface TlsSettings {
   /** PEM CA bundle replacing the system store, when configured. */
   readonly ca?: string | undefined
 }
 
 export type SrvResolver = (name: string) => Promise<{ name: string; port: number; priority: number; weight: number }[]>
+
+/** A failed step: typed cause, text safe for the client, detail (codes, addresses) for the log. */
+export interface ConnectFailure {
+  readonly ok: false
+  readonly cause: UpstreamFailureCause
+  readonly text: string
+  readonly detail: string
+}
+
+export type Connected<S extends net.Socket> = { readonly ok: true; readonly socket: S } | ConnectFailure
 
 /** The endpoints to try, in order, for a target. */
 export async function endpointsFor(target: UpstreamTarget, domain: string, resolveSrv: SrvResolver = dns.resolveSrv): Promise<Endpoint[]> {
@@ -63,88 +67,54 @@ export async function endpointsFor(target: UpstreamTarget, domain: string, resol
 }
 
 /**
- * Connect to the first endpoint that answers, within `timeoutMs` overall.
- * `preamble` (a PROXY protocol header) is written first on the TCP
- * connection, before any TLS.
+ * Wait for a connecting socket to become ready, fail or be destroyed by its
+ * owner (the connect deadline). The socket is destroyed on failure.
  */
-export async function connectFirst(
-  endpoints: Endpoint[],
-  domain: string,
-  settings: TlsSettings,
-  timeoutMs: number,
-  preamble?: Uint8Array,
-): Promise<{ socket: net.Socket; endpoint: Endpoint }> {
-  const deadline = Date.now() + timeoutMs
-  let lastError: ConnectError = new ConnectError('no upstream endpoint', 'dns')
-  for (const endpoint of endpoints) {
-    const left = deadline - Date.now()
-    if (left <= 0) break
-    try {
-      const socket = await openTcp(endpoint, left)
-      if (preamble) socket.write(preamble)
-      if (!endpoint.directTls) return { socket, endpoint }
-      // XEP-0368 direct TLS over the connection we opened.
-      return { socket: await secure({ socket }, domain, settings, Math.max(1, deadline - Date.now()), 'xmpp-client'), endpoint }
-    } catch (error) {
-      lastError = error instanceof ConnectError ? error : new ConnectError(String(error), 'error')
+function whenReady<S extends net.Socket>(socket: S, readyEvent: 'connect' | 'secureConnect', failure: (error: NodeJS.ErrnoException | undefined) => ConnectFailure): Promise<Connected<S>> {
+  return new Promise((resolve) => {
+    const onReady = () => {
+      socket.off('error', onError)
+      socket.off('close', onClose)
+      resolve({ ok: true, socket })
     }
-  }
-  throw lastError
-}
-
-/**
- * Wait for `readyEvent` on a connecting socket, within `timeoutMs`. On
- * timeout or error the socket is destroyed and the promise rejects with the
- * ConnectError the caller describes.
- */
-function whenReady<S extends net.Socket>(
-  socket: S,
-  readyEvent: 'connect' | 'secureConnect',
-  timeoutMs: number,
-  failure: (error: NodeJS.ErrnoException | undefined) => ConnectError,
-): Promise<S> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      socket.off(readyEvent, onReady)
+      socket.off('close', onClose)
       socket.destroy()
-      reject(failure(undefined))
-    }, timeoutMs)
-    socket.once(readyEvent, () => {
-      clearTimeout(timer)
-      socket.removeAllListeners('error')
-      resolve(socket)
-    })
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      socket.destroy()
-      reject(failure(error))
-    })
+      resolve(failure(error))
+    }
+    const onClose = () => {
+      socket.off(readyEvent, onReady)
+      socket.off('error', onError)
+      resolve(failure(undefined))
+    }
+    socket.once(readyEvent, onReady)
+    socket.once('error', onError)
+    socket.once('close', onClose)
   })
 }
 
-function openTcp(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
+/** One TCP connection; `track` learns the socket at once so its owner can destroy it. */
+export function openTcp(endpoint: Endpoint, track: (socket: net.Socket) => void): Promise<Connected<net.Socket>> {
   const where = `${endpoint.host}:${endpoint.port}`
-  return whenReady(net.connect({ host: endpoint.host, port: endpoint.port }), 'connect', timeoutMs, (error) =>
-    error === undefined
-      ? new ConnectError(`connect to ${where} timed out`, 'timeout')
-      : new ConnectError(`connect to ${where} failed: ${error.code ?? error.message}`, error.code === 'ECONNREFUSED' ? 'refused' : 'network'),
-  )
+  const socket = net.connect({ host: endpoint.host, port: endpoint.port })
+  track(socket)
+  return whenReady(socket, 'connect', (error) => {
+    if (error === undefined) return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where} abandoned` }
+    if (error.code === 'ECONNREFUSED') return { ok: false, cause: 'refused', text: 'the XMPP server refused the connection', detail: `connect to ${where}: ECONNREFUSED` }
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return { ok: false, cause: 'dns', text: 'the XMPP server could not be located', detail: `connect to ${where}: ${error.code}` }
+    return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where}: ${error.code ?? error.message}` }
+  })
 }
 
-/** RFC 6120 §5.4.3.3: after `<proceed/>`, TLS runs over the same TCP connection. */
-export function startTls(socket: net.Socket, domain: string, settings: TlsSettings, timeoutMs: number): Promise<tls.TLSSocket> {
-  return secure({ socket }, domain, settings, timeoutMs)
-}
-
-function secure(
-  where: { socket: net.Socket },
-  domain: string,
-  settings: TlsSettings,
-  timeoutMs: number,
-  alpn?: string,
-): Promise<tls.TLSSocket> {
+/**
+ * TLS over an open TCP connection: direct TLS (XEP-0368, ALPN xmpp-client)
+ * or, after `<proceed/>`, STARTTLS (RFC 6120 §5.4.3.3).
+ */
+export function secure(socket: net.Socket, domain: string, settings: TlsSettings, track: (socket: net.Socket) => void, alpn?: string): Promise<Connected<tls.TLSSocket>> {
   const isIp = net.isIP(domain) !== 0
-  const socket = tls.connect({
-    ...where,
+  const secured = tls.connect({
+    socket,
     // SNI must be a host name; the identity check below covers IP literals.
     ...(isIp ? {} : { servername: domain }),
     ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
@@ -153,7 +123,11 @@ function secure(
     // The XMPP domain, not the socket address, is what the certificate must name.
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(domain, cert),
   })
-  return whenReady(socket, 'secureConnect', timeoutMs, (error) =>
-    error === undefined ? new ConnectError('TLS handshake timed out', 'timeout') : new ConnectError(`TLS with upstream failed: ${error.code ?? error.message}`, 'tls'),
-  )
+  track(secured)
+  return whenReady(secured, 'secureConnect', (error) => ({
+    ok: false,
+    cause: 'tls',
+    text: 'TLS with upstream failed',
+    detail: error === undefined ? 'TLS handshake abandoned' : `TLS with upstream failed: ${error.code ?? error.message}`,
+  }))
 }

@@ -393,6 +393,7 @@ t.test('a full config file', async (t) => {
     maxSessionsPerIp: 10,
     preAuthTimeoutMs: 20000,
     corsMaxAgeSeconds: 600,
+    openTimeoutMs: 15000,
     corsAllowCredentials: true,
     nodeId: 'n1',
     tlsCert: '/etc/causeway/fullchain.pem',

@@ -7,13 +7,13 @@ import {
   parseClientMessage,
   streamErrorMessages,
 } from '../../src/core/websocket/framing.js'
-import { DEFAULT_XML_LIMITS } from '../../src/core/xml/restricted-scanner.js'
+import { XML_LIMITS } from '../support/limits.js'
 import { clientVisibleFeatures, starttlsOffer } from '../../src/core/xmpp/stream-features.js'
 import { checkStreamHeader, streamHeader } from '../../src/core/xmpp/stream-header.js'
 import { XmlStreamReader } from '../../src/core/xml/stream-reader.js'
 
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing'
-const frame = (message: string) => parseClientMessage(message, DEFAULT_XML_LIMITS)
+const frame = (message: string) => parseClientMessage(message, XML_LIMITS)
 
 t.test('RFC 7395 §3.4: <open/> in the framing namespace opens the stream', (t) => {
   t.same(frame(`<open xmlns='${FRAMING}' to='Example.COM' version='1.0' xml:lang='fr'/>`), {
@@ -52,7 +52,7 @@ t.test('RFC 7395 §3.3.3: one element per message', (t) => {
 })
 
 t.test('upstream elements become standalone messages with their namespaces declared', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   const events = reader.write(
     streamHeader({ to: 'localhost' }).replace("to='localhost'", "from='localhost' id='abc'") +
       "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>" +

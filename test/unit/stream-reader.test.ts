@@ -2,7 +2,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { XmlStreamReader } from '../../src/core/xml/stream-reader.js'
 import type { ReaderEvent, XmlLimits } from '../../src/core/xml/stream-reader.js'
-import { DEFAULT_XML_LIMITS, RestrictedScanner } from '../../src/core/xml/restricted-scanner.js'
+import { RestrictedScanner } from '../../src/core/xml/restricted-scanner.js'
+import { XML_LIMITS } from '../support/limits.js'
 
 const STREAM_OPEN =
   "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='s1' version='1.0' xml:lang='en'>"
@@ -23,14 +24,14 @@ function render(events: ReaderEvent[]): string[] {
   })
 }
 
-function whole(input: string, mode: 'stream' | 'document' = 'stream', limits?: XmlLimits): string[] {
+function whole(input: string, mode: 'stream' | 'document' = 'stream', limits: XmlLimits = XML_LIMITS): string[] {
   const reader = new XmlStreamReader(mode, limits)
   const events = reader.write(Buffer.from(input, 'utf8'))
   if (mode === 'document') events.push(...reader.end())
   return render(events)
 }
 
-function byteByByte(input: string, mode: 'stream' | 'document' = 'stream', limits?: XmlLimits): string[] {
+function byteByByte(input: string, mode: 'stream' | 'document' = 'stream', limits: XmlLimits = XML_LIMITS): string[] {
   const reader = new XmlStreamReader(mode, limits)
   const bytes = Buffer.from(input, 'utf8')
   const events: ReaderEvent[] = []
@@ -67,7 +68,7 @@ t.test('a stream header, features, stanzas and the end tag, in order', (t) => {
 t.test('a multibyte character split across reads survives', (t) => {
   const text = 'é 😀 中文 <&> \'"'
   const input = STREAM_OPEN + `<message><body>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;')}</body></message>`
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   const bytes = Buffer.from(input)
   const events: ReaderEvent[] = []
   for (let i = 0; i < bytes.length; i++) events.push(...reader.write(bytes.subarray(i, i + 1)))
@@ -127,7 +128,7 @@ t.test('not-well-formed input is refused with not-well-formed', (t) => {
 })
 
 t.test('invalid UTF-8 is not-well-formed', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   t.same(render(reader.write(Buffer.from(STREAM_OPEN))).length, 1)
   const events = reader.write(Buffer.concat([Buffer.from('<message><body>'), Buffer.from([0xc3, 0x28]), Buffer.from('</body></message>')]))
   t.same(render(events), ['error not-well-formed'])
@@ -147,7 +148,7 @@ t.test('document mode: exactly one root element', (t) => {
 })
 
 t.test('limits: byte budget per stanza, depth, attributes', (t) => {
-  const limits: XmlLimits = { ...DEFAULT_XML_LIMITS, maxStanzaBytes: 150, maxDepth: 4, maxAttributes: 4, maxAttributeValueBytes: 40 }
+  const limits: XmlLimits = { ...XML_LIMITS, maxStanzaBytes: 150, maxDepth: 4, maxAttributes: 4, maxAttributeValueBytes: 40 }
   t.same(read(t, STREAM_OPEN.replace(/ from=.*version/, ' version') + `<message><body>${'x'.repeat(140)}</body></message>`, 'stream', limits).slice(1), [
     'error policy-violation',
   ], 'a stanza over the budget')
@@ -173,7 +174,7 @@ t.test('10,000-deep nesting stops at the depth limit without recursion', (t) => 
 })
 
 t.test('an unterminated attribute is cut at the budget', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   const events: ReaderEvent[] = [...reader.write(STREAM_OPEN + "<message to='")]
   const chunk = 'x'.repeat(16 * 1024)
   let rounds = 0
@@ -187,7 +188,7 @@ t.test('an unterminated attribute is cut at the budget', (t) => {
 })
 
 t.test('after an error the reader is inert; reset() starts a new stream', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   t.same(render(reader.write(STREAM_OPEN + '<!-- x -->')).slice(1), ['error restricted-xml'])
   t.same(reader.write('<message/>'), [])
   reader.reset()
@@ -196,7 +197,7 @@ t.test('after an error the reader is inert; reset() starts a new stream', (t) =>
 })
 
 t.test('reset() for a stream restart (RFC 6120 §4.3.3)', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   t.same(render(reader.write(STREAM_OPEN + "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")).length, 2)
   reader.reset()
   const again = render(reader.write(STREAM_OPEN.replace("id='s1'", "id='s2'") + '<stream:features/>'))
@@ -206,19 +207,19 @@ t.test('reset() for a stream restart (RFC 6120 §4.3.3)', (t) => {
 })
 
 t.test('the scanner commits only whole tags, so ltx never rescans an unfinished run', (t) => {
-  const scanner = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  const scanner = new RestrictedScanner('document', XML_LIMITS)
   t.same(scanner.scan("<a b='1'>te"), { output: "<a b='1'>te", committed: 9 }, 'up to the end of the start tag')
   t.same(scanner.scan('xt and more'), { output: 'xt and more', committed: 0 }, 'text alone completes no tag')
   t.same(scanner.scan('</a>'), { output: '</a>', committed: 4 }, 'the end tag completes one')
-  const cdata = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  const cdata = new RestrictedScanner('document', XML_LIMITS)
   t.same(cdata.scan('<a><![CDATA[<x>]]>y<b/>z'), { output: '<a>&lt;x&gt;y<b/>z', committed: 17 }, 'offsets count the rewritten output')
-  const attribute = new RestrictedScanner('document', DEFAULT_XML_LIMITS)
+  const attribute = new RestrictedScanner('document', XML_LIMITS)
   t.same(attribute.scan(`<a b='${'v'.repeat(100)}`), { output: `<a b='${'v'.repeat(100)}`, committed: 0 }, 'an unfinished attribute value is held back')
   t.end()
 })
 
 t.test('a large stanza split across many reads comes out once, whole', (t) => {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   reader.write(STREAM_OPEN)
   const body = 'x'.repeat(200_000)
   const bytes = Buffer.from(`<message><body>${body}</body></message>`)

@@ -7,9 +7,8 @@
 import type { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
-import { DEFAULT_XML_LIMITS, XmlStreamReader } from '../xml/stream-reader.js'
+import { XmlStreamReader } from '../xml/stream-reader.js'
 import type { XmlLimits } from '../xml/stream-reader.js'
-import { DEFAULT_MAX_BODY_BYTES } from './options.js'
 import { utf8Length } from '../xml/utf8.js'
 
 /** XEP-0124 §7.1 'route': "proto:host:port". */
@@ -89,7 +88,7 @@ export interface BodyLimits {
   /** Largest body accepted, bytes. */
   readonly maxBodyBytes: number
   /** Depth, attribute and name limits for the XML inside (the body wrapper counts as one level). */
-  readonly xml?: Omit<XmlLimits, 'maxStanzaBytes'>
+  readonly xml: Omit<XmlLimits, 'maxStanzaBytes'>
 }
 
 /** XEP-0124 §14.1: rids must "never be incremented above 9007199254740991". */
@@ -296,12 +295,12 @@ function readBody(body: Element): BoshRequest {
  * ... is unacceptable"); a body over the size or shape limits is
  * 'policy-violation', as those limits are local policy.
  */
-export function parseBody(input: string | Uint8Array, limits: BodyLimits = { maxBodyBytes: DEFAULT_MAX_BODY_BYTES }): BodyParseResult {
+export function parseBody(input: string | Uint8Array, limits: BodyLimits): BodyParseResult {
   const size = typeof input === 'string' ? utf8Length(input) : input.byteLength
   if (size > limits.maxBodyBytes) {
     return { ok: false, failure: { condition: 'policy-violation', text: `body exceeds ${limits.maxBodyBytes} bytes` } }
   }
-  const reader = new XmlStreamReader('document', { ...DEFAULT_XML_LIMITS, ...limits.xml, maxStanzaBytes: limits.maxBodyBytes })
+  const reader = new XmlStreamReader('document', { ...limits.xml, maxStanzaBytes: limits.maxBodyBytes })
   let root: Element | undefined
   for (const event of [...reader.write(input), ...reader.end()]) {
     if (event.type === 'error') {

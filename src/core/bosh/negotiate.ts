@@ -7,6 +7,9 @@ import type { BoshFailure, BoshRoute, BoshVersion, CreateRequest } from './body.
 import type { BoshOptions } from './options.js'
 import { DEFAULT_CONTENT_TYPE } from './reply.js'
 
+/** XEP-0124 time attributes are whole seconds; Causeway keeps milliseconds until the wire. */
+export const SECOND_MS = 1000
+
 /** The highest BOSH version we implement. */
 export const BOSH_VERSION: BoshVersion = { major: 1, minor: 11 }
 
@@ -21,16 +24,16 @@ export interface SessionParams {
   readonly secure: boolean
   /** XEP-0206 §3 xmpp:version to forward upstream; '1.0' when the client sent none. */
   readonly xmppVersion: string
-  /** Seconds. */
-  readonly wait: number
+  /** §7.2 'wait' (whole seconds on the wire). */
+  readonly waitMs: number
   readonly hold: number
   readonly requests: number
-  /** Seconds. */
-  readonly inactivity: number
-  /** Seconds. */
-  readonly polling: number
-  /** Seconds; 0: pausing not offered. */
-  readonly maxPause: number
+  /** §7.2 'inactivity'. */
+  readonly inactivityMs: number
+  /** §7.2 'polling'. */
+  readonly pollingMs: number
+  /** §7.2 'maxpause'; 0: pausing not offered. */
+  readonly maxPauseMs: number
   /** min(client's, ours). */
   readonly ver: BoshVersion
   /** §17.1: the client sent no 'ver'. */
@@ -58,10 +61,10 @@ export function negotiate(req: CreateRequest, options: BoshOptions): Negotiation
     return { ok: false, failure: { condition: 'improper-addressing', text: "missing 'to'" } }
   }
   // §7.2 'wait': "MUST be less than or equal to the value specified in the session request".
-  const wait = Math.min(req.wait ?? options.defaultWaitSeconds, options.maxWaitSeconds)
+  const waitMs = req.wait === undefined ? options.maxWaitMs : Math.min(req.wait * SECOND_MS, options.maxWaitMs)
   // §7.2 'hold': "MUST NOT be greater than the value specified by the client". A client that
   // forbids waiting (wait='0') is polling, so nothing is held (§7.1 note).
-  const hold = wait === 0 ? 0 : Math.min(req.hold ?? 1, options.maxHold)
+  const hold = waitMs === 0 ? 0 : Math.min(req.hold ?? 1, options.maxHold)
   // §7.2 'requests': "The RECOMMENDED values are either '2' or one more than the value of the 'hold' attribute".
   const requests = Math.min(options.maxRequests, Math.max(2, hold + 1))
   const ver = req.ver !== undefined && compareVersions(req.ver, BOSH_VERSION) < 0 ? req.ver : BOSH_VERSION
@@ -73,14 +76,14 @@ export function negotiate(req: CreateRequest, options: BoshOptions): Negotiation
     route: req.route,
     secure: req.secure ?? false,
     xmppVersion: req.xmppVersion ?? '1.0',
-    wait,
+    waitMs,
     hold,
     requests,
     // §12: a polling session gets "a higher than normal value for the 'inactivity' attribute",
     // the increase "greater than the value it specifies for the 'polling' attribute".
-    inactivity: hold === 0 ? options.inactivitySeconds + 2 * options.pollingSeconds : options.inactivitySeconds,
-    polling: options.pollingSeconds,
-    maxPause: options.maxPauseSeconds,
+    inactivityMs: hold === 0 ? options.inactivityMs + 2 * options.pollingMs : options.inactivityMs,
+    pollingMs: options.pollingMs,
+    maxPauseMs: options.maxPauseMs,
     ver,
     legacy: req.ver === undefined,
     acks: req.ack,

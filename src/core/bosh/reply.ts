@@ -6,7 +6,7 @@
  */
 import type { BoshCondition } from '../conditions.js'
 import type { BodyAttrs, Payload } from './payload.js'
-import { buildTerminateBody } from './payload.js'
+import { buildBody, buildTerminateBody } from './payload.js'
 
 /** §7.1: "If the client request does not possess a 'content' attribute ... MUST be text/xml; charset=utf-8". */
 export const DEFAULT_CONTENT_TYPE = 'text/xml; charset=utf-8'
@@ -52,6 +52,14 @@ export const LEGACY_HTTP_STATUS: Readonly<Partial<Record<BoshCondition, LegacySt
 
 export function okReply(body: string, contentType: string = DEFAULT_CONTENT_TYPE): BoshReply {
   return { status: 200, body, contentType }
+}
+
+/**
+ * §17.3 recoverable binding condition: `type='error'` tells the client to
+ * repeat this request and the unanswered ones before it; the session lives on.
+ */
+export function recoverableReply(contentType: string = DEFAULT_CONTENT_TYPE): BoshReply {
+  return okReply(buildBody({ type: 'error' }), contentType)
 }
 
 export interface TerminalReplyOptions {

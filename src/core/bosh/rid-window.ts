@@ -65,6 +65,11 @@ export class RidWindow<T> {
   }
 
   /** Swap the item of a 'queued' rid, returning the one it displaces. */
+  /** The item parked under `rid`, if any. */
+  find(rid: number): T | undefined {
+    return this.#queued.get(rid)
+  }
+
   replace(rid: number, item: T): T | undefined {
     const previous = this.#queued.get(rid)
     if (previous !== undefined) this.#queued.set(rid, item)

@@ -4,9 +4,12 @@
  * creation limits, target checks, unknown sids (§17.2 item-not-found) and
  * shutdown (§17.2 system-shutdown). The entry point for the HTTP adapter.
  */
+import type { Admission } from '../admission.js'
 import type { Clock } from '../clock.js'
 import type { BoshCondition } from '../conditions.js'
 import type { IdSource } from '../ids.js'
+import type { SessionObserver } from '../session-observer.js'
+import type { UpstreamConnector } from '../xmpp/upstream-port.js'
 import type { BodyParseResult, BoshFailure, BoshRequest, BoshRoute, CreateRequest } from './body.js'
 import { parseBody } from './body.js'
 import type { BoshMetrics, RefusalReason } from './metrics.js'
@@ -17,7 +20,6 @@ import type { BoshOptions } from './options.js'
 import type { BoshResponder } from './reply.js'
 import { DEFAULT_CONTENT_TYPE, terminalReply } from './reply.js'
 import { BoshSession } from './session.js'
-import type { UpstreamPort, UpstreamSink } from './upstream-port.js'
 
 /**
  * A sid as the adapter's IdSource makes it: an optional `NODE.` prefix and a
@@ -39,13 +41,19 @@ export interface RequestContext {
   readonly connection?: unknown
 }
 
-/** Everything the upstream factory needs to know about the session it serves. */
-export interface UpstreamContext {
+/** Everything the adapter needs to know about a session it equips. */
+export interface SessionContext {
   readonly sid: string
   readonly params: SessionParams
   readonly ip: string
   /** The creating request's `connection`. */
   readonly connection?: unknown
+}
+
+/** What the adapter gives each new session: its upstream and its observer. */
+export interface SessionIo {
+  readonly upstream: UpstreamConnector
+  readonly observer?: SessionObserver
 }
 
 export interface RegistryDeps {
@@ -55,31 +63,20 @@ export interface RegistryDeps {
   readonly ids: IdSource
   /** Lower-case hex SHA-1, for §15 key sequences. */
   readonly hash: (input: string) => string
-  /** Build the upstream for a new session; `sink` is the session. */
-  readonly connect: (sink: UpstreamSink, context: UpstreamContext) => UpstreamPort
+  /** Upstream and observer for a new session, once it is admitted. */
+  readonly equip: (context: SessionContext) => SessionIo
   /** Routing policy for 'to' and 'route' (§7.1); absent: every target is accepted. */
   readonly checkTarget?: (to: string, route: BoshRoute | undefined) => TargetVerdict
   readonly metrics?: BoshMetrics
-  /** Told of each session as it is created (logging, tracing). */
-  readonly onSessionCreated?: (session: BoshSession, context: RequestContext) => void
-  /**
-   * Session caps shared with other transports. When given, it replaces the
-   * registry's own maxSessions / maxSessionsPerIp counting; `release` is
-   * called once when the session is forgotten.
-   */
-  readonly admit?: (ip: string) => Admission
-  /** XML depth/attribute limits for bodies (defaults: DEFAULT_XML_LIMITS). */
-  readonly xmlLimits?: Omit<XmlLimits, 'maxStanzaBytes'>
+  /** Session caps shared with the other transport (core/admission.ts); `release` is called once the session is forgotten. */
+  readonly admit: (ip: string) => Admission
+  /** XML depth/attribute/name limits for bodies (the wrapper counts as one level). */
+  readonly xmlLimits: Omit<XmlLimits, 'maxStanzaBytes'>
 }
-
-export type Admission =
-  | { readonly ok: true; release(): void }
-  | { readonly ok: false; readonly reason: 'max-sessions' | 'max-sessions-per-ip' }
 
 export class BoshSessionRegistry {
   readonly #deps: RegistryDeps
   readonly #sessions = new Map<string, BoshSession>()
-  readonly #perIp = new Map<string, number>()
   readonly #releases = new Map<string, () => void>()
   /** Sessions created over TLS (§19). */
   readonly #secureSids = new Set<string>()
@@ -98,13 +95,14 @@ export class BoshSessionRegistry {
     return this.#sessions.get(sid)
   }
 
-  sessionsFrom(ip: string): number {
-    return this.#perIp.get(ip) ?? 0
+  /** Parse a request body with the configured limits. */
+  parse(body: string | Uint8Array): BodyParseResult {
+    return parseBody(body, { maxBodyBytes: this.#deps.options.maxBodyBytes, xml: this.#deps.xmlLimits })
   }
 
   /** Raw request body in, exactly one reply out through `responder`. */
   handleBody(body: string | Uint8Array, responder: BoshResponder, context: RequestContext): void {
-    this.handleParsed(parseBody(body, { maxBodyBytes: this.#deps.options.maxBodyBytes, ...(this.#deps.xmlLimits ? { xml: this.#deps.xmlLimits } : {}) }), responder, context)
+    this.handleParsed(this.parse(body), responder, context)
   }
 
   handleParsed(result: BodyParseResult, responder: BoshResponder, context: RequestContext): void {
@@ -149,11 +147,6 @@ export class BoshSessionRegistry {
     const { options } = this.#deps
     // §17.2 system-shutdown: "No new sessions can be created."
     if (this.#shuttingDown) return this.#refuse(responder, 'shutting-down', 'system-shutdown', legacy, request.content)
-    const full = this.#deps.admit ? undefined : this.#capacity(context.ip)
-    // Capacity is our failing, not the client's: internal-server-error "prevents it from servicing the request".
-    if (full === 'max-sessions') return this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
-    // Too many sessions from one address breaks our session rules: policy-violation.
-    if (full === 'max-sessions-per-ip') return this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
     const negotiation = negotiate(request, options)
     if (!negotiation.ok) return this.#refuse(responder, 'invalid-creation', negotiation.failure.condition, legacy, request.content)
     const params = negotiation.params
@@ -163,30 +156,30 @@ export class BoshSessionRegistry {
     }
     const verdict = this.#deps.checkTarget?.(params.to, params.route) ?? 'ok'
     if (verdict !== 'ok') return this.#refuse(responder, 'target-refused', verdict, legacy, request.content)
-    const admission = this.#deps.admit?.(context.ip)
-    if (admission && !admission.ok) {
+    const admission = this.#deps.admit(context.ip)
+    if (!admission.ok) {
+      // Capacity is our failing, not the client's: internal-server-error "prevents it from servicing the request";
+      // too many sessions from one address breaks our session rules: policy-violation.
       return admission.reason === 'max-sessions'
         ? this.#refuse(responder, 'max-sessions', 'internal-server-error', legacy, request.content)
         : this.#refuse(responder, 'max-sessions-per-ip', 'policy-violation', legacy, request.content)
     }
     const sid = this.#newSid()
-    const ip = context.ip
-    if (admission) this.#releases.set(sid, admission.release)
+    this.#releases.set(sid, admission.release)
+    const io = this.#deps.equip({ sid, params, ip: context.ip, ...(context.connection !== undefined ? { connection: context.connection } : {}) })
     const session = new BoshSession({
       sid,
       params,
       options,
       clock: this.#deps.clock,
       hash: this.#deps.hash,
-      connect: (sink) => this.#deps.connect(sink, { sid, params, ip, ...(context.connection !== undefined ? { connection: context.connection } : {}) }),
-      metrics: this.#deps.metrics,
-      hooks: { disposed: () => this.#forget(sid, ip) },
+      upstream: io.upstream,
+      ...(io.observer ? { observer: io.observer } : {}),
+      ...(this.#deps.metrics ? { metrics: this.#deps.metrics } : {}),
+      hooks: { disposed: () => this.#forget(sid) },
     })
     this.#sessions.set(sid, session)
     if (context.secure === true) this.#secureSids.add(sid)
-    this.#perIp.set(ip, this.sessionsFrom(ip) + 1)
-    this.#deps.metrics?.sessionCreated?.()
-    this.#deps.onSessionCreated?.(session, context)
     session.start(request, responder)
   }
 
@@ -213,20 +206,11 @@ export class BoshSessionRegistry {
     return true
   }
 
-  #capacity(ip: string): 'max-sessions' | 'max-sessions-per-ip' | undefined {
-    if (this.#sessions.size >= this.#deps.options.maxSessions) return 'max-sessions'
-    if (this.sessionsFrom(ip) >= this.#deps.options.maxSessionsPerIp) return 'max-sessions-per-ip'
-    return undefined
-  }
-
-  #forget(sid: string, ip: string): void {
+  #forget(sid: string): void {
     if (!this.#sessions.delete(sid)) return
     this.#secureSids.delete(sid)
     this.#releases.get(sid)?.()
     this.#releases.delete(sid)
-    const count = this.sessionsFrom(ip) - 1
-    if (count > 0) this.#perIp.set(ip, count)
-    else this.#perIp.delete(ip)
   }
 
   #refuse(responder: BoshResponder, reason: RefusalReason, condition: BoshCondition, legacy: boolean, contentType?: string): void {

@@ -9,22 +9,29 @@
  */
 import type { Element } from 'ltx'
 import type { Clock, Timer } from '../clock.js'
-import { NS } from '../conditions.js'
+import type { BoshCondition } from '../conditions.js'
+import type { SessionEnd } from '../session-end.js'
+import type { SessionObserver } from '../session-observer.js'
+import { serialize } from '../xml/serialize.js'
+import { utf8Length } from '../xml/utf8.js'
+import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
 import type { BoshFailure, BoshRequest, CreateRequest, SessionRequest } from './body.js'
 import { HoldQueue } from './hold-queue.js'
-import type { BoshMetrics, SessionEnd } from './metrics.js'
+import type { BoshMetrics } from './metrics.js'
 import type { SessionParams } from './negotiate.js'
-import { formatVersion } from './negotiate.js'
+import { SECOND_MS, formatVersion } from './negotiate.js'
 import type { BoshOptions } from './options.js'
 import type { BodyAttrValue, BodyAttrs, Payload } from './payload.js'
-import { buildBody, isStreamElement, toPayload, upstreamPayload } from './payload.js'
+import { buildBody, toPayload, upstreamPayload } from './payload.js'
 import type { BoshReply, BoshResponder } from './reply.js'
-import { okReply, terminalReply } from './reply.js'
+import { okReply, recoverableReply, terminalReply } from './reply.js'
 import { ResponseCache } from './response-cache.js'
 import { RidWindow } from './rid-window.js'
-import type { UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from './upstream-port.js'
 
 export type SessionState = 'connecting' | 'open' | 'restarting' | 'terminated'
+
+/** A BOSH session tells its client an XEP-0124 §17.2 condition, if any. */
+type BoshEnd = SessionEnd & { readonly condition?: BoshCondition }
 
 const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connecting: ['open', 'terminated'],
@@ -32,6 +39,20 @@ const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
   restarting: ['open', 'terminated'],
   terminated: [],
 }
+
+/**
+ * §9.2: a client 'ack' older than our last response triggers an immediate
+ * 'report' only once that response is at least this old, so an ack that
+ * merely crossed a response in flight does not release a held request.
+ */
+export const ACK_REPORT_AFTER_MS = 1000
+
+/**
+ * §14.3: a client recovering from broken connections resends an unanswered
+ * rid once per broken connection; more repeats of one rid than this are
+ * abuse ("the connection manager MAY ... return a policy-violation").
+ */
+export const MAX_REPEATS_PER_RID = 4
 
 export interface SessionHooks {
   /** The session ended; called once, before any upstream close. */
@@ -47,8 +68,9 @@ export interface SessionDeps {
   readonly clock: Clock
   /** Lower-case hex SHA-1 (RFC 3174) for §15 keys; the adapter passes node:crypto. */
   readonly hash: (input: string) => string
-  /** Build this session's upstream; `sink` is the session. Must not call the sink synchronously. */
-  readonly connect: (sink: UpstreamSink) => UpstreamPort
+  /** Where this session's XMPP stream comes from; the session is its sink. */
+  readonly upstream: UpstreamConnector
+  readonly observer?: SessionObserver
   readonly metrics?: BoshMetrics
   readonly hooks?: SessionHooks
 }
@@ -63,6 +85,8 @@ interface Entry extends Outstanding {
   readonly request: BoshRequest
   readonly arrivedAt: number
   waitTimer?: Timer
+  /** §14.3: how often this rid was sent again while unanswered. */
+  repeats?: number
 }
 
 interface PreviousRequest {
@@ -87,11 +111,6 @@ function isEmptyPoll(req: SessionRequest): boolean {
   return req.payload.length === 0 && !req.restart && !req.terminate && req.pause === undefined
 }
 
-function expectsFeatures(version: string | undefined): boolean {
-  const major = version === undefined ? NaN : Number.parseInt(version, 10)
-  return major >= 1
-}
-
 export class BoshSession implements UpstreamSink {
   readonly sid: string
   readonly params: SessionParams
@@ -100,11 +119,13 @@ export class BoshSession implements UpstreamSink {
   readonly #clock: Clock
   readonly #hash: (input: string) => string
   readonly #metrics: BoshMetrics | undefined
+  readonly #observer: SessionObserver | undefined
   readonly #hooks: SessionHooks | undefined
   readonly #window: RidWindow<Entry>
   readonly #held: HoldQueue<Entry>
   readonly #cache: ResponseCache
-  readonly #port: UpstreamPort
+  readonly #connector: UpstreamConnector
+  #port: UpstreamPort | undefined
   #started = false
   #disposed = false
   /** Upstream output waiting for a request to carry it. */
@@ -121,12 +142,10 @@ export class BoshSession implements UpstreamSink {
   #pauseMs: number | undefined
   /** §9.2: 'report'/'time' for the next response. */
   #report: { readonly rid: number; readonly time: number } | undefined
-  #saslSucceeded = false
   #authenticated = false
   #lingering: BoshReply | undefined
   #inactivityTimer: Timer | undefined
   #coalesceTimer: Timer | undefined
-  #preAuthTimer: Timer | undefined
   #lingerTimer: Timer | undefined
   #busy = false
   readonly #inbox: (() => void)[] = []
@@ -138,13 +157,14 @@ export class BoshSession implements UpstreamSink {
     this.#clock = deps.clock
     this.#hash = deps.hash
     this.#metrics = deps.metrics
+    this.#observer = deps.observer
     this.#hooks = deps.hooks
     this.#window = new RidWindow(deps.params.rid, deps.params.requests)
     this.#held = new HoldQueue(deps.params.hold)
     this.#cache = new ResponseCache(deps.params.requests)
     this.#key = deps.params.newkey
     this.#lastResponded = deps.params.rid - 1
-    this.#port = deps.connect(this)
+    this.#connector = deps.upstream
   }
 
   get state(): SessionState {
@@ -161,7 +181,7 @@ export class BoshSession implements UpstreamSink {
     return this.#pendingBytes
   }
 
-  /** SASL done: the upstream stream restarted after <success/>. */
+  /** SASL or SASL2 success seen on the upstream stream. */
   get authenticated(): boolean {
     return this.#authenticated
   }
@@ -175,17 +195,17 @@ export class BoshSession implements UpstreamSink {
       this.#started = true
       const entry = this.#entry(request, responder)
       this.#previous = { rid: entry.rid, at: entry.arrivedAt, empty: false }
-      this.#preAuthTimer = this.#timer(() => {
-        this.#preAuthTimer = undefined
-        this.#terminate(
-          { reason: 'pre-auth-timeout', condition: 'policy-violation', text: 'authentication not completed in time' },
-          { closeUpstream: true, linger: true },
-        )
-      }, this.#options.preAuthTimeoutMs)
+      const verdict = this.#connector.route(this.params.to)
+      if (!verdict.ok) {
+        // The registry checks 'to' before it creates a session; this is the same rule, held once more.
+        this.#terminate({ reason: 'bad-input', condition: verdict.condition, text: verdict.reason }, { trigger: entry })
+        return
+      }
       this.#hold(entry)
       const p = this.params
-      this.#port.open({ to: p.to, lang: p.lang, from: p.from, version: p.xmppVersion, route: p.route, secure: p.secure })
-      if (request.payload.length > 0) this.#port.send(request.payload)
+      this.#port = this.#connector.connect(this)
+      this.#port.open({ to: verdict.domain, ...(p.lang !== undefined ? { lang: p.lang } : {}), ...(p.from !== undefined ? { from: p.from } : {}) })
+      this.#sendUpstream(request.payload)
     })
   }
 
@@ -211,13 +231,13 @@ export class BoshSession implements UpstreamSink {
           break
       }
       this.#terminate(
-        { reason: 'bad-request', condition: failure.condition, text: failure.text },
+        { reason: 'bad-input', condition: failure.condition, text: failure.text },
         { trigger: { rid: Number.POSITIVE_INFINITY, responder }, closeUpstream: true },
       )
     })
   }
 
-  upstreamOpened(header: UpstreamHeader, features?: Element): void {
+  upstreamOpened(header: UpstreamHeader, features: Element): void {
     this.#run(() => {
       switch (this.#state) {
         case 'open':
@@ -225,64 +245,63 @@ export class BoshSession implements UpstreamSink {
           return
         case 'connecting':
         case 'restarting':
-          this.#header = header
-          if (features) this.#streamReady(features)
-          else if (!expectsFeatures(header.version)) this.#streamReady(undefined)
+          break
       }
+      if (this.params.secure && !header.secure) {
+        // §7.1 'secure': the client asked for an encrypted server link we do not have.
+        this.#port?.detach()
+        this.#terminate(
+          { reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'the link to the XMPP server is not encrypted' },
+          { linger: true },
+        )
+        return
+      }
+      this.#header = header
+      this.#streamReady(features)
     })
   }
 
   upstreamElement(element: Element): void {
     this.#run(() => {
-      switch (this.#state) {
-        case 'terminated':
-          return
-        case 'connecting':
-        case 'restarting':
-        case 'open':
-          break
-      }
-      if (isStreamElement(element, 'error')) {
-        // XEP-0206 §7: "zero or more stanzas followed by a copy of the <stream:error/> element".
-        const payload = [...this.#takePending(), toPayload(element)]
-        this.#terminate(
-          { reason: 'upstream-error', condition: 'remote-stream-error', text: streamErrorName(element) },
-          { payload, closeUpstream: true, linger: true },
-        )
-        return
-      }
-      if (this.#state !== 'open' && isStreamElement(element, 'features')) {
-        this.#streamReady(element)
-        return
-      }
-      if (element.is('success', NS.sasl)) this.#saslSucceeded = true
-      this.#enqueueOutput(upstreamPayload(element))
+      if (this.#state === 'terminated') return
+      this.#enqueueOutput(element)
     })
+  }
+
+  upstreamAuthenticated(): void {
+    this.#run(() => {
+      this.#authenticated = true
+      this.#observer?.authenticated()
+    })
+  }
+
+  upstreamWritable(): void {
+    // A BOSH client cannot be paused mid-request: maxUnsentBytes bounds it instead.
   }
 
   upstreamClosed(end: UpstreamEnd): void {
     this.#run(() => {
-      switch (this.#state) {
-        case 'terminated':
-          return
-        case 'connecting':
-        case 'open':
-        case 'restarting':
-          break
-      }
+      if (this.#state === 'terminated') return
       const payload = this.#takePending()
-      switch (end.reason) {
+      switch (end.kind) {
         case 'closed':
           this.#terminate({ reason: 'upstream-closed' }, { payload, linger: true })
           return
         case 'stream-error':
+          // XEP-0206 §7: "zero or more stanzas followed by a copy of the <stream:error/> element".
           this.#terminate(
-            { reason: 'upstream-error', condition: 'remote-stream-error', text: streamErrorName(end.error) },
+            { reason: 'upstream-error', condition: 'remote-stream-error', text: end.condition },
             { payload: [...payload, toPayload(end.error)], linger: true },
           )
           return
         case 'failed':
-          this.#terminate({ reason: 'upstream-failed', condition: end.condition, text: end.text }, { payload, linger: true })
+          this.#terminate(
+            { reason: 'upstream-failed', condition: 'remote-connection-failed', text: end.text, ...(end.detail !== undefined ? { detail: end.detail } : {}) },
+            { payload, linger: true },
+          )
+          return
+        case 'auth-timeout':
+          this.#terminate({ reason: 'auth-timeout', condition: 'policy-violation', text: 'authentication not completed in time' }, { payload, linger: true })
       }
     })
   }
@@ -319,9 +338,12 @@ export class BoshSession implements UpstreamSink {
         this.#repeat(entry)
         return
       case 'queued': {
+        const queued = this.#window.find(entry.rid)
+        if (queued && this.#repeatedTooOften(queued, entry)) return
         const displaced = this.#window.replace(entry.rid, entry)
         if (displaced) {
           entry.waitTimer = displaced.waitTimer
+          entry.repeats = displaced.repeats
           this.#answerDisplaced(displaced.responder)
         }
         return
@@ -347,7 +369,7 @@ export class BoshSession implements UpstreamSink {
       // A gap nobody fills would hold these requests forever; the client resends a lost
       // request within about 'wait' (§14.3), so allow that and the inactivity period.
       const rid = entry.rid
-      entry.waitTimer = this.#timer(() => this.#gapExpired(rid), (this.params.wait + this.params.inactivity) * 1000)
+      entry.waitTimer = this.#timer(() => this.#gapExpired(rid), this.params.waitMs + this.params.inactivityMs)
       return
     }
     this.#window.accept(entry.rid)
@@ -374,7 +396,9 @@ export class BoshSession implements UpstreamSink {
   #repeat(entry: Entry): void {
     const held = this.#held.find(entry.rid)
     if (held) {
-      // Still unanswered: the copy takes over; the connection it replaces is most likely dead.
+      if (this.#repeatedTooOften(held, entry)) return
+      // §14.3: "respond immediately to the existing request with a recoverable binding
+      // condition ... and send any future response to the latest request".
       const displaced = held.responder
       held.responder = entry.responder
       this.#answerDisplaced(displaced)
@@ -389,6 +413,14 @@ export class BoshSession implements UpstreamSink {
     }
     // §14.3: "If the original response is not available ... MUST return an 'item-not-found' terminal binding error".
     this.#terminate({ reason: 'response-unavailable', condition: 'item-not-found', text: `no buffered response for rid ${entry.rid}` }, { trigger: entry, closeUpstream: true })
+  }
+
+  /** §14.3: one more copy of an unanswered rid; false once a client repeats it more than recovery needs. */
+  #repeatedTooOften(original: Entry, copy: Entry): boolean {
+    original.repeats = (original.repeats ?? 0) + 1
+    if (original.repeats <= MAX_REPEATS_PER_RID) return false
+    this.#terminate({ reason: 'rid-repeated', condition: 'policy-violation', text: `rid ${copy.rid} repeated ${original.repeats} times` }, { trigger: copy, closeUpstream: true })
+    return true
   }
 
   /** A request in rid order (§14.2). */
@@ -412,26 +444,27 @@ export class BoshSession implements UpstreamSink {
     }
     this.#previous = { rid: entry.rid, at: entry.arrivedAt, empty }
     if (this.params.acks && req.ack !== undefined) this.#clientAck(req.ack)
-    if (req.pause !== undefined && (this.params.maxPause === 0 || req.pause > this.params.maxPause)) {
+    if (req.pause !== undefined && (this.params.maxPauseMs === 0 || req.pause * SECOND_MS > this.params.maxPauseMs)) {
       this.#terminate({ reason: 'pause-too-long', condition: 'policy-violation', text: `pause ${req.pause}s above maxpause` }, { trigger: entry, closeUpstream: true })
       return
     }
     if (req.restart && this.#state !== 'open') {
-      this.#terminate({ reason: 'bad-request', condition: 'bad-request', text: `restart while ${this.#state}` }, { trigger: entry, closeUpstream: true })
+      this.#terminate({ reason: 'bad-input', condition: 'bad-request', text: `restart while ${this.#state}` }, { trigger: entry, closeUpstream: true })
       return
     }
     // §8: "MUST forward the content from different requests in the order specified by their 'rid' attributes".
-    if (req.payload.length > 0) this.#port.send(req.payload)
+    this.#sendUpstream(req.payload, entry)
+    if (this.#ended()) return
     if (req.terminate) {
       // §13: payloads first ("to ensure graceful logoff"), then the earlier requests in rid order, then the end.
       for (const held of this.#held.drain()) this.#reply(held)
-      this.#terminate({ reason: 'client-terminate', text: req.condition }, { trigger: entry, closeUpstream: true })
+      this.#terminate({ reason: 'client-close', text: req.condition }, { trigger: entry, closeUpstream: true })
       return
     }
     if (req.restart) {
       // XEP-0206 §5: the CM "SHOULD then initiate a new stream"; the features answer this request.
       this.#setState('restarting')
-      this.#port.restart()
+      this.#port?.restart()
     }
     if (req.pause !== undefined) {
       this.#pause(entry, req.pause)
@@ -448,8 +481,8 @@ export class BoshSession implements UpstreamSink {
   /** §11 (requests > 0 held) and §12 (polling sessions): empty requests closer together than 'polling'. */
   #tooFrequent(entry: Entry): boolean {
     const previous = this.#previous
-    if (!previous || !previous.empty || this.params.polling === 0) return false
-    if (entry.arrivedAt - previous.at >= this.params.polling * 1000) return false
+    if (!previous || !previous.empty || this.params.pollingMs === 0) return false
+    if (entry.arrivedAt - previous.at >= this.params.pollingMs) return false
     // §12: "... and if the connection manager's response to the first request contained no payloads".
     if (this.params.hold === 0) return previous.answeredEmpty === true
     // §11: a run of 'requests' new requests none of which has been answered yet.
@@ -463,7 +496,7 @@ export class BoshSession implements UpstreamSink {
       if (missing) {
         const age = this.#clock.now() - missing.sentAt
         // "SHOULD include a 'report' attribute set to one greater than the 'ack' ... and a 'time' attribute".
-        if (age >= this.#options.ackReportAfterMs) this.#report = { rid: ack + 1, time: age }
+        if (age >= ACK_REPORT_AFTER_MS) this.#report = { rid: ack + 1, time: age }
       }
     }
     this.#cache.forgetThrough(ack)
@@ -474,7 +507,7 @@ export class BoshSession implements UpstreamSink {
     for (const held of this.#held.drain()) this.#reply(held)
     // "The response to the pause request MUST NOT contain any payloads"; §14.3 buffers only non-pause responses.
     this.#reply(entry, { payload: false, cache: false })
-    this.#pauseMs = seconds * 1000
+    this.#pauseMs = seconds * SECOND_MS
   }
 
   /** §8: keep the request, releasing the oldest beyond 'hold' so responses stay in rid order. */
@@ -486,7 +519,7 @@ export class BoshSession implements UpstreamSink {
     const released = this.#held.push(entry)
     for (const old of released) this.#reply(old)
     if (released.includes(entry)) return
-    entry.waitTimer = this.#timer(() => this.#waitExpired(entry), this.params.wait * 1000)
+    entry.waitTimer = this.#timer(() => this.#waitExpired(entry), this.params.waitMs)
     entry.responder.whenGone?.(() => this.#run(() => this.#abandoned(entry)))
     if (this.#deliverable()) {
       const oldest = this.#held.shift()
@@ -513,8 +546,9 @@ export class BoshSession implements UpstreamSink {
     for (const held of this.#held.takeThrough(entry.rid)) this.#reply(held)
   }
 
+  /** §14.3, §17.3: the older copy of a repeated rid gets a recoverable `type='error'`; the newer one gets the response. */
   #answerDisplaced(responder: BoshResponder): void {
-    responder.respond(okReply(buildBody(), this.params.contentType))
+    responder.respond(recoverableReply(this.params.contentType))
   }
 
   #answerAfterEnd(entry: Entry): void {
@@ -561,12 +595,13 @@ export class BoshSession implements UpstreamSink {
     const p = this.params
     return {
       sid: this.sid,
-      wait: p.wait,
+      // §7.2: times travel in whole seconds.
+      wait: p.waitMs / SECOND_MS,
       requests: p.requests,
       hold: p.hold,
-      inactivity: p.inactivity,
-      polling: p.polling,
-      maxpause: p.maxPause > 0 ? p.maxPause : undefined,
+      inactivity: p.inactivityMs / SECOND_MS,
+      polling: p.pollingMs / SECOND_MS,
+      maxpause: p.maxPauseMs > 0 ? p.maxPauseMs / SECOND_MS : undefined,
       ver: formatVersion(p.ver),
       // §7.2: ack "set to the value of the 'rid' attribute of the session creation request".
       ack: p.acks ? p.rid : undefined,
@@ -588,14 +623,12 @@ export class BoshSession implements UpstreamSink {
 
   // ── upstream output ───────────────────────────────────────────────────
 
-  #streamReady(features: Element | undefined): void {
+  #streamReady(features: Element): void {
     const wasConnecting = this.#state === 'connecting'
     this.#setState('open')
-    if (features) {
-      const payload = toPayload(features)
-      this.#pending.unshift(payload)
-      this.#pendingBytes += payload.bytes
-    }
+    const payload = toPayload(features)
+    this.#pending.unshift(payload)
+    this.#pendingBytes += payload.bytes
     if (wasConnecting) {
       this.#streamAttrsOwed = true
       const first = this.#held.peek()
@@ -604,16 +637,32 @@ export class BoshSession implements UpstreamSink {
         this.#reply(first)
         return
       }
-    } else if (this.#saslSucceeded && !this.#authenticated) {
-      this.#authenticated = true
-      this.#preAuthTimer?.cancel()
-      this.#preAuthTimer = undefined
     }
     this.#outputChanged()
   }
 
-  #enqueueOutput(payload: Payload): void {
-    this.#metrics?.output?.(payload.bytes)
+  /** Client payloads for the server, in order; a server that stops taking them ends the session. */
+  #sendUpstream(elements: readonly Element[], trigger?: Outstanding): void {
+    const port = this.#port
+    if (!port || elements.length === 0) return
+    for (const element of elements) {
+      const xml = serialize(element)
+      this.#observer?.relayed('to_upstream', element, utf8Length(xml))
+      port.send(xml)
+    }
+    // A BOSH client cannot be paused, so a server that stops reading gets a hard cap as well as the stream's drain deadline.
+    if (port.bufferedBytes > this.#options.maxUnsentBytes) {
+      port.detach()
+      this.#terminate(
+        { reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'upstream stopped reading', detail: `${port.bufferedBytes} bytes unsent` },
+        trigger ? { trigger } : { linger: true },
+      )
+    }
+  }
+
+  #enqueueOutput(element: Element): void {
+    const payload = upstreamPayload(element)
+    this.#observer?.relayed('to_client', element, payload.bytes)
     this.#pending.push(payload)
     this.#pendingBytes += payload.bytes
     this.#outputChanged()
@@ -668,11 +717,11 @@ export class BoshSession implements UpstreamSink {
   // ── the end ───────────────────────────────────────────────────────────
 
   /** The one terminate path: every outstanding request is answered, in rid order (§14.2). */
-  #terminate(end: SessionEnd, options: TerminateOptions = {}): void {
+  #terminate(end: BoshEnd, options: TerminateOptions = {}): void {
     if (this.#state === 'terminated') return
     this.#setState('terminated')
-    for (const timer of [this.#inactivityTimer, this.#coalesceTimer, this.#preAuthTimer]) timer?.cancel()
-    this.#inactivityTimer = this.#coalesceTimer = this.#preAuthTimer = undefined
+    for (const timer of [this.#inactivityTimer, this.#coalesceTimer]) timer?.cancel()
+    this.#inactivityTimer = this.#coalesceTimer = undefined
     this.#pending = []
     this.#pendingBytes = 0
     const entries = [...this.#held.drain(), ...this.#window.drain()]
@@ -696,12 +745,12 @@ export class BoshSession implements UpstreamSink {
           this.#lingerTimer = undefined
           this.#lingering = undefined
           this.#dispose()
-        }, this.params.inactivity * 1000)
+        }, this.params.inactivityMs)
       }
     }
-    this.#metrics?.sessionTerminated?.(end)
+    this.#observer?.ended(end)
     this.#hooks?.terminated?.(end)
-    if (options.closeUpstream) this.#port.close()
+    if (options.closeUpstream) this.#port?.close()
     if (!this.#lingering) this.#dispose()
   }
 
@@ -748,7 +797,7 @@ export class BoshSession implements UpstreamSink {
       this.#inactivityTimer = undefined
       // §10: "terminate the session without informing the client".
       this.#terminate({ reason: 'inactivity' }, { closeUpstream: true })
-    }, this.#pauseMs ?? this.params.inactivity * 1000)
+    }, this.#pauseMs ?? this.params.inactivityMs)
   }
 
   /**
@@ -773,12 +822,4 @@ export class BoshSession implements UpstreamSink {
       if (delta !== 0) this.#metrics?.heldRequests?.(delta)
     }
   }
-}
-
-/** The defined condition inside a <stream:error/>, for logs. */
-function streamErrorName(error: Element): string | undefined {
-  for (const child of error.getChildElements()) {
-    if (child.getNS() === NS.streams && child.getName() !== 'text') return child.getName()
-  }
-  return undefined
 }

@@ -25,13 +25,11 @@ export interface XmlLimits {
   readonly maxNameBytes: number
 }
 
-export const DEFAULT_XML_LIMITS: XmlLimits = {
-  maxStanzaBytes: 256 * 1024,
-  maxDepth: 64,
-  maxAttributes: 64,
-  maxAttributeValueBytes: 64 * 1024,
-  maxNameBytes: 256,
-}
+/**
+ * Names are not configurable: no XMPP element or attribute name comes close,
+ * and the bound keeps a hostile name from growing a parser buffer.
+ */
+export const MAX_NAME_BYTES = 256
 
 /**
  * `stream`: one long-lived root (`<stream:stream>`) whose children are the

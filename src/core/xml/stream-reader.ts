@@ -12,7 +12,7 @@ import { Element } from 'ltx'
 import SaxLtx from 'ltx/src/parsers/ltx.js'
 import type { StreamFailure } from '../conditions.js'
 import { streamFailure } from '../conditions.js'
-import { RestrictedScanner, DEFAULT_XML_LIMITS } from './restricted-scanner.js'
+import { RestrictedScanner } from './restricted-scanner.js'
 import { scanUtf8 } from './utf8.js'
 import type { ScanMode, XmlLimits } from './restricted-scanner.js'
 
@@ -43,7 +43,7 @@ export class XmlStreamReader {
 
   constructor(
     private readonly mode: ScanMode,
-    private readonly limits: XmlLimits = DEFAULT_XML_LIMITS,
+    private readonly limits: XmlLimits,
   ) {
     this.#scanner = new RestrictedScanner(mode, limits)
     this.#sax = this.#newSax()
@@ -213,5 +213,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return joined
 }
 
-export { DEFAULT_XML_LIMITS }
 export type { XmlLimits, ScanMode }

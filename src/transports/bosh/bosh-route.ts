@@ -5,16 +5,16 @@
  */
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Admission } from '../../core/admission.js'
 import type { Clock } from '../../core/clock.js'
 import type { IdSource } from '../../core/ids.js'
 import type { BoshOptions } from '../../core/bosh/options.js'
 import type { BoshReply } from '../../core/bosh/reply.js'
 import { terminalReply } from '../../core/bosh/reply.js'
 import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
-import { parseBody } from '../../core/bosh/body.js'
-import type { Admission } from '../../core/bosh/session-registry.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
+import { escapeText } from '../../core/xml/serialize.js'
 import { originAllowed } from '../../edge/origin-policy.js'
 import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
@@ -22,9 +22,8 @@ import type { ProxiedConnection, ProxyProtocolVersion } from '../../net/proxy-pr
 import type { Logger } from '../../observability/logger.js'
 import { loggableId } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
-import { escapeText } from '../../core/xml/serialize.js'
-import { BoshUpstream } from './bosh-upstream.js'
-import type { BoshUpstreamSettings } from './bosh-upstream.js'
+import { SessionObservers } from '../../observability/session-observer.js'
+import type { Upstreams } from '../../upstream/connector.js'
 
 export interface BoshRouteOptions {
   readonly path: string
@@ -32,7 +31,7 @@ export interface BoshRouteOptions {
   readonly allowedOrigins: readonly string[]
   readonly corsMaxAgeSeconds: number
   readonly corsAllowCredentials: boolean
-  readonly upstream: BoshUpstreamSettings
+  readonly upstreams: Upstreams
   readonly clock: Clock
   readonly ids: IdSource
   readonly log: Logger
@@ -63,18 +62,6 @@ function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
   return {
     heldRequests: (delta) => metrics.boshHeldRequests.inc(delta),
     retransmission: () => metrics.boshRetransmissions.inc(),
-    output: (bytes) => metrics.bytes.inc({ transport: 'bosh', direction: 'to_client' }, bytes),
-    sessionCreated: () => {
-      metrics.sessionsOpen.inc({ transport: 'bosh' })
-      metrics.sessionsTotal.inc({ transport: 'bosh' })
-    },
-    sessionTerminated: (end) => {
-      metrics.sessionsOpen.dec({ transport: 'bosh' })
-      // A clean end is labelled by why it ended (inactivity, upstream-closed…); a client's terminate is 'normal'.
-      const label = end.condition ?? (end.reason === 'client-terminate' ? 'normal' : end.reason)
-      metrics.closes.inc({ transport: 'bosh', condition: label })
-      log.info({ transport: 'bosh', reason: end.reason, condition: end.condition, detail: end.text }, 'bosh session ended')
-    },
     refused: (reason, condition) => {
       metrics.refusals.inc({ transport: 'bosh', reason })
       log.info({ transport: 'bosh', reason, condition }, 'bosh request refused')
@@ -84,6 +71,7 @@ function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
 
 export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOptions): Promise<BoshTransport> {
   const { log, metrics } = route
+  const observers = new SessionObservers(metrics, 'bosh')
   const registry = new BoshSessionRegistry({
     options: route.options,
     clock: route.clock,
@@ -95,20 +83,19 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     metrics: boshMetrics(metrics, log),
     // XEP-0124 §7.1: 'route' never chooses the upstream; configuration does.
     checkTarget: (to, proposed) => {
-      const routed = route.upstream.route(to)
+      const routed = route.upstreams.resolve(to)
       if (!routed.ok) return 'host-unknown'
       if (proposed === undefined) return 'ok'
       const target = routed.target
       const agrees = target.kind !== 'srv' && proposed.host.toLowerCase() === target.host.toLowerCase() && (proposed.port === undefined || proposed.port === target.port)
       return agrees ? 'ok' : 'host-unknown'
     },
-    connect: (sink, context) => {
+    equip: (context) => {
       const sessionLog = log.child({ sid: loggableId(context.sid), transport: 'bosh', remote: context.ip })
-      sessionLog.debug({ to: context.params.to, wait: context.params.wait, hold: context.params.hold }, 'bosh session created')
+      sessionLog.debug({ to: context.params.to, waitMs: context.params.waitMs, hold: context.params.hold }, 'bosh session created')
       // The registry hands back the ProxiedConnection this adapter gave it.
       const preamble = proxyProtocolHeader(route.proxyProtocol, context.connection as ProxiedConnection | undefined)
-      const settings = preamble ? { ...route.upstream, upstream: { ...route.upstream.upstream, preamble } } : route.upstream
-      return new BoshUpstream(sink, settings, sessionLog, metrics)
+      return { upstream: route.upstreams.forSession({ preamble, log: sessionLog }), observer: observers.observe(sessionLog) }
     },
   })
 
@@ -152,14 +139,13 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     scope.addHook('onRequest', (request, reply, done) => {
       if (request.method !== 'POST') return done()
       const socket = request.raw.socket
-      const timer = setTimeout(() => {
+      const timer = route.clock.setTimeout(() => {
         metrics.refusals.inc({ transport: 'bosh', reason: 'body-timeout' })
         if (!socket || socket.destroyed || typeof socket.end !== 'function') return
         socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         socket.destroy()
       }, route.bodyTimeoutMs)
-      timer.unref()
-      const clear = () => clearTimeout(timer)
+      const clear = () => timer.cancel()
       request.raw.once('end', clear)
       request.raw.once('close', clear)
       reply.raw.once('finish', clear)
@@ -190,7 +176,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
         return reply
       }
       // Draining: existing sessions carry on, new ones are sent elsewhere.
-      const parsed = parseBody(body, { maxBodyBytes: route.options.maxBodyBytes })
+      const parsed = registry.parse(body)
       if (parsed.ok && parsed.request.kind === 'create') {
         metrics.refusals.inc({ transport: 'bosh', reason: 'draining' })
         return reply.code(503).headers({ ...cors, 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' }).send('Server is shutting down\n')

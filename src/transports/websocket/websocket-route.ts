@@ -1,20 +1,26 @@
 /**
- * The RFC 6455 / RFC 7395 handshake, as a fastify route. Every refusal
- * happens here, before any upstream connection, with a precise status.
+ * The RFC 6455 / RFC 7395 handshake as a fastify route, and the `ws`
+ * adapter for the WebSocket session core. Every refusal happens here,
+ * before any upstream connection, with a precise status; every decision
+ * after the upgrade is the core's (src/core/websocket/session.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import websocketPlugin from '@fastify/websocket'
 import type { WebSocket } from 'ws'
+import type { SessionAdmission } from '../../core/admission.js'
+import type { Clock } from '../../core/clock.js'
 import type { IdSource } from '../../core/ids.js'
-import type { SessionLimits } from '../../core/admission.js'
+import { WebSocketSession } from '../../core/websocket/session.js'
+import type { WebSocketPeer, WebSocketSessionSettings } from '../../core/websocket/session.js'
 import { originAllowed } from '../../edge/origin-policy.js'
 import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxyProtocolVersion } from '../../net/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
+import { loggableId } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
-import { WebSocketSession } from './websocket-session.js'
-import type { WebSocketSessionSettings } from './websocket-session.js'
+import { SessionObservers } from '../../observability/session-observer.js'
+import type { Upstreams } from '../../upstream/connector.js'
 
 export const XMPP_SUBPROTOCOL = 'xmpp'
 
@@ -23,13 +29,15 @@ export interface WebSocketRouteOptions {
   readonly allowedOrigins: readonly string[]
   readonly maxPayloadBytes: number
   readonly session: WebSocketSessionSettings
+  readonly clock: Clock
+  readonly upstreams: Upstreams
   readonly ids: IdSource
   readonly log: Logger
   readonly metrics: Metrics
   /** False while the server drains: new sessions are refused. */
   readonly accepting: () => boolean
   /** Shared with BOSH: total and per-address session caps. */
-  readonly limits: SessionLimits
+  readonly admission: SessionAdmission
   /** Who the client is (trusted proxy headers applied). */
   readonly clientOf: (request: RequestLike) => ClientInfo
   readonly proxyProtocol: ProxyProtocolVersion
@@ -41,6 +49,30 @@ export interface WebSocketTransport {
   readonly sessions: ReadonlySet<WebSocketSession>
 }
 
+/** ws's error code for a message over `maxPayload` (it closes with 1009 itself). */
+const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+
+/** The WebSocketPeer port over a `ws` socket. */
+function peerOf(socket: WebSocket, flushed: (error?: Error | null) => void): WebSocketPeer {
+  return {
+    send: (text) => {
+      if (socket.readyState === socket.OPEN) socket.send(text, flushed)
+    },
+    get bufferedBytes() {
+      return socket.bufferedAmount
+    },
+    ping: () => {
+      if (socket.readyState === socket.OPEN) socket.ping()
+    },
+    close: (code, reason) => {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason)
+    },
+    terminate: () => socket.terminate(),
+    pauseReading: () => socket.pause(),
+    resumeReading: () => socket.resume(),
+  }
+}
+
 function offeredProtocols(request: FastifyRequest): string[] {
   const header = request.headers['sec-websocket-protocol']
   if (header === undefined) return []
@@ -49,9 +81,11 @@ function offeredProtocols(request: FastifyRequest): string[] {
 
 export async function registerWebSocketRoute(app: FastifyInstance, options: WebSocketRouteOptions): Promise<WebSocketTransport> {
   const sessions = new Set<WebSocketSession>()
+  const finished = new WeakMap<WebSocketSession, Promise<void>>()
   const releases = new WeakMap<object, () => void>()
   const clients = new WeakMap<object, ClientInfo>()
   const { metrics } = options
+  const observers = new SessionObservers(metrics, 'websocket')
 
   await app.register(websocketPlugin, {
     options: {
@@ -91,7 +125,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       }
       const client = options.clientOf(request.raw)
       clients.set(request.raw, client)
-      const admission = options.limits.admit(client.address)
+      const admission = options.admission.admit(client.address)
       if (!admission.ok) {
         return admission.reason === 'max-sessions'
           ? refuse(reply, 503, admission.reason, 'Too many sessions on this server', { 'retry-after': '30' })
@@ -110,23 +144,58 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
         .send('This is an XMPP over WebSocket endpoint (RFC 7395). Connect with a WebSocket client using the "xmpp" subprotocol.\n')
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
-      const id = options.ids.next()
       const client = clients.get(request.raw) ?? options.clientOf(request.raw)
-      const log = options.log.child({ sid: id, transport: 'websocket', remote: client.address })
+      const log = options.log.child({ sid: loggableId(options.ids.next()), transport: 'websocket', remote: client.address })
       const release = releases.get(request.raw)
       if (release) socket.once('close', release)
-      const preamble = proxyProtocolHeader(options.proxyProtocol, client.connection)
-      const settings = preamble ? { ...options.session, upstream: { ...options.session.upstream, preamble } } : options.session
-      const session = new WebSocketSession(socket, settings, log, metrics)
+      const observer = observers.observe(log)
+      let resolveDone!: () => void
+      const done = new Promise<void>((resolve) => (resolveDone = resolve))
+      const session: WebSocketSession = new WebSocketSession({
+        peer: peerOf(socket, (error) => {
+          if (!error) session.flushed()
+        }),
+        settings: options.session,
+        clock: options.clock,
+        upstream: options.upstreams.forSession({ preamble: proxyProtocolHeader(options.proxyProtocol, client.connection), log }),
+        observer: {
+          relayed: observer.relayed,
+          authenticated: observer.authenticated,
+          ended: (end) => {
+            observer.ended(end)
+            sessions.delete(session)
+            resolveDone()
+          },
+        },
+      })
       sessions.add(session)
-      void session.done.then(() => sessions.delete(session))
+      finished.set(session, done)
+      socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+        if (isBinary) session.binaryMessage()
+        else session.message(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'))
+      })
+      socket.on('pong', () => session.pong())
+      socket.on('error', (error: Error & { code?: string }) => {
+        log.debug({ err: error.code ?? error.message }, 'websocket error')
+        if (error.code === WS_TOO_BIG) session.messageTooBig()
+      })
+      socket.on('close', (code: number) => {
+        log.debug({ code }, 'websocket closed')
+        session.peerClosed()
+      })
+      log.debug('websocket session started')
     },
   })
 
   return {
     sessions,
     async shutdown() {
-      await Promise.all([...sessions].map((session) => session.shutdown()))
+      await Promise.all(
+        [...sessions].map((session) => {
+          session.shutdown()
+          return finished.get(session)
+        }),
+      )
     },
   }
 }

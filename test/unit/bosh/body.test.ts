@@ -4,16 +4,17 @@ import { parseBody, parseRoute, MAX_RID } from '../../../src/core/bosh/body.js'
 import type { CreateRequest, SessionRequest } from '../../../src/core/bosh/body.js'
 import { buildBody, buildTerminateBody, toPayload, upstreamPayload, uriPayload } from '../../../src/core/bosh/payload.js'
 import { utf8Length } from '../../../src/core/xml/utf8.js'
+import { BODY_LIMITS } from '../../support/limits.js'
 import { BODY, HTTPBIND, upstreamElement, wrap } from './fakes.js'
 
 function failure(xml: string | Uint8Array, maxBodyBytes?: number) {
-  const result = maxBodyBytes === undefined ? parseBody(xml) : parseBody(xml, { maxBodyBytes })
+  const result = parseBody(xml, maxBodyBytes === undefined ? BODY_LIMITS : { ...BODY_LIMITS, maxBodyBytes })
   if (result.ok) throw new Error('expected a failure')
   return result.failure
 }
 
 function request(xml: string) {
-  const result = parseBody(xml)
+  const result = parseBody(xml, BODY_LIMITS)
   if (!result.ok) throw new Error(`${result.failure.condition}: ${result.failure.text}`)
   return result.request
 }
@@ -137,14 +138,14 @@ t.test('body size is capped with policy-violation before parsing', async (t) => 
   const big = wrap(`sid='s' rid='2'`, `<message><body>${'x'.repeat(2000)}</body></message>`)
   t.equal(failure(big, 1024).condition, 'policy-violation')
   t.equal(failure(new TextEncoder().encode(big), 1024).condition, 'policy-violation')
-  t.ok(parseBody(big, { maxBodyBytes: 4096 }).ok)
+  t.ok(parseBody(big, { ...BODY_LIMITS, maxBodyBytes: 4096 }).ok)
 })
 
 t.test('bytes and text parse the same, multibyte characters included', async (t) => {
   const xml = wrap(`sid='s' rid='2'`, `<message><body>héllo ☃ 𝄞</body></message>`)
   const fromText = request(xml)
   const bytes = new TextEncoder().encode(xml)
-  const result = parseBody(bytes)
+  const result = parseBody(bytes, BODY_LIMITS)
   t.ok(result.ok)
   if (result.ok) t.same(result.request.payload.map(String), fromText.payload.map(String))
 })

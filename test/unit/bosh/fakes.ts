@@ -5,19 +5,19 @@
  */
 import { createHash } from 'node:crypto'
 import type { Element } from 'ltx'
-import { ManualClock } from '../../../src/core/clock.js'
 import { NS } from '../../../src/core/conditions.js'
+import type { SessionEnd } from '../../../src/core/session-end.js'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
 import type { BoshRequest, CreateRequest, SessionRequest } from '../../../src/core/bosh/body.js'
 import { parseBody } from '../../../src/core/bosh/body.js'
-import { BoshCounters } from '../../../src/core/bosh/metrics.js'
-import type { SessionEnd } from '../../../src/core/bosh/metrics.js'
 import { negotiate } from '../../../src/core/bosh/negotiate.js'
 import type { BoshOptions } from '../../../src/core/bosh/options.js'
-import { resolveBoshOptions } from '../../../src/core/bosh/options.js'
 import type { BoshReply, BoshResponder } from '../../../src/core/bosh/reply.js'
 import { BoshSession } from '../../../src/core/bosh/session.js'
-import type { UpstreamHeader, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../../../src/core/bosh/upstream-port.js'
+import type { RouteVerdict, UpstreamConnector, UpstreamHeader, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../../../src/core/xmpp/upstream-port.js'
+import { BoshCounters, RecordingObserver } from '../../support/bosh-counters.js'
+import { BODY_LIMITS, BOSH_OPTIONS, XML_LIMITS } from '../../support/limits.js'
+import { ManualClock } from '../../support/manual-clock.js'
 
 export const HTTPBIND = NS.httpbind
 /** The wrapper's opening as buildBody writes it. */
@@ -76,12 +76,16 @@ export class RecordingResponder implements BoshResponder {
   }
 }
 
+/** A recording UpstreamPort: what the session asked of its upstream, in order on the wire. */
 export class FakeUpstream implements UpstreamPort {
   sink: UpstreamSink | undefined
   opened: UpstreamOpenRequest | undefined
   readonly sent: string[] = []
   restarts = 0
   closed = 0
+  detached = 0
+  /** What `bufferedBytes` reports: a test sets it to play a server that stopped reading. */
+  bufferedBytes = 0
   constructor(private readonly wire: Wire) {}
 
   open(request: UpstreamOpenRequest): void {
@@ -89,11 +93,10 @@ export class FakeUpstream implements UpstreamPort {
     this.wire.log.push(`upstream open ${request.to}`)
   }
 
-  send(elements: readonly Element[]): void {
-    for (const el of elements) {
-      this.sent.push(el.toString())
-      this.wire.log.push(`upstream send ${el.toString()}`)
-    }
+  send(xml: string): boolean {
+    this.sent.push(xml)
+    this.wire.log.push(`upstream send ${xml}`)
+    return true
   }
 
   restart(): void {
@@ -101,15 +104,39 @@ export class FakeUpstream implements UpstreamPort {
     this.wire.log.push('upstream restart')
   }
 
+  pause(): void {}
+  resume(): void {}
+
   close(): void {
     this.closed += 1
     this.wire.log.push('upstream close')
+  }
+
+  detach(): void {
+    this.detached += 1
+    this.wire.log.push('upstream detach')
+  }
+}
+
+/** Routes every domain (or refuses as told) and hands out one FakeUpstream. */
+export class FakeConnector implements UpstreamConnector {
+  verdict: RouteVerdict | undefined
+  constructor(readonly upstream: FakeUpstream) {}
+
+  route(to: string | undefined): RouteVerdict {
+    if (this.verdict) return this.verdict
+    return to === undefined ? { ok: false, condition: 'improper-addressing', reason: 'no to' } : { ok: true, domain: to.toLowerCase() }
+  }
+
+  connect(sink: UpstreamSink): UpstreamPort {
+    this.upstream.sink = sink
+    return this.upstream
   }
 }
 
 /** Elements as the adapter's stream-mode reader hands them over (detached from <stream:stream>). */
 export function upstreamElements(xml: string): Element[] {
-  const reader = new XmlStreamReader('stream')
+  const reader = new XmlStreamReader('stream', XML_LIMITS)
   const events = reader.write(`<stream:stream xmlns='jabber:client' xmlns:stream='${NS.stream}' version='1.0'>${xml}`)
   const out: Element[] = []
   for (const event of events) {
@@ -126,7 +153,7 @@ export function upstreamElement(xml: string): Element {
 }
 
 export function parse(xml: string): BoshRequest {
-  const result = parseBody(xml)
+  const result = parseBody(xml, BODY_LIMITS)
   if (!result.ok) throw new Error(`unexpected parse failure: ${result.failure.condition} ${result.failure.text}`)
   return result.request
 }
@@ -147,6 +174,8 @@ export interface HarnessOptions {
   /** Children of the creation body. */
   readonly createPayload?: string
   readonly sid?: string
+  /** What the connector answers for 'to' (default: every domain is routed). */
+  readonly route?: RouteVerdict
 }
 
 export const DEFAULT_CREATE = `to='example.com' rid='100' wait='30' hold='1' ver='1.11' xml:lang='en' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'`
@@ -156,7 +185,9 @@ export class Harness {
   readonly clock = new ManualClock()
   readonly wire = new Wire()
   readonly upstream = new FakeUpstream(this.wire)
+  readonly connector = new FakeConnector(this.upstream)
   readonly counters = new BoshCounters()
+  readonly observer = new RecordingObserver()
   readonly ends: SessionEnd[] = []
   disposed = 0
   readonly options: BoshOptions
@@ -165,8 +196,9 @@ export class Harness {
   readonly sid: string
 
   constructor(init: HarnessOptions = {}) {
-    this.options = resolveBoshOptions({ coalesceMs: 0, ...init.options })
+    this.options = { ...BOSH_OPTIONS, coalesceMs: 0, ...init.options }
     this.sid = init.sid ?? 'sid1'
+    if (init.route) this.connector.verdict = init.route
     const request = parse(wrap(init.create ?? DEFAULT_CREATE, init.createPayload ?? '')) as CreateRequest
     const negotiation = negotiate(request, this.options)
     if (!negotiation.ok) throw new Error(`negotiation failed: ${negotiation.failure.condition}`)
@@ -176,10 +208,8 @@ export class Harness {
       options: this.options,
       clock: this.clock,
       hash: sha1,
-      connect: (sink) => {
-        this.upstream.sink = sink
-        return this.upstream
-      },
+      upstream: this.connector,
+      observer: this.observer,
       metrics: this.counters,
       hooks: {
         terminated: (end) => this.ends.push(end),
@@ -194,8 +224,7 @@ export class Harness {
 
   /** Upstream header + features: the creation response goes out. */
   open(header: UpstreamHeader = HEADER, featuresXml = FEATURES_XML): void {
-    this.session.upstreamOpened(header)
-    this.session.upstreamElement(upstreamElement(featuresXml))
+    this.session.upstreamOpened(header, upstreamElement(featuresXml))
   }
 
   /** A request of this session; `attrs` must include rid. */

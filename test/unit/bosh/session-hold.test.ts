@@ -130,7 +130,7 @@ t.test('XEP-0124 §11: one extra request is allowed when it pauses or terminates
     `reply rid=103 ${TERMINATE('other-request')}`,
     'upstream close',
   ])
-  t.same(h.ends.map((e) => e.reason), ['client-terminate'])
+  t.same(h.ends.map((e) => e.reason), ['client-close'])
 
   const p = opened()
   p.send(`rid='101'`, MSG(101)) // held

@@ -5,14 +5,14 @@ const EMPTY = `${BODY}/>`
 
 function opened(options = {}): Harness {
   // Pre-auth expiry is tested elsewhere; keep it out of the way here.
-  const h = new Harness({ options: { preAuthTimeoutMs: 3_600_000, ...options }, create: `to='example.com' rid='100' wait='60' hold='1' ver='1.11'` })
+  const h = new Harness({ options, create: `to='example.com' rid='100' wait='60' hold='1' ver='1.11'` })
   h.open()
   h.mark()
   return h
 }
 
 t.test('XEP-0124 §10: the inactivity clock runs only while no request is held', async (t) => {
-  const h = opened({ inactivitySeconds: 10 })
+  const h = opened({ inactivityMs: 10_000 })
   const r101 = h.send(`rid='101'`)
   h.clock.advance(59_999) // held far longer than the inactivity period
   t.equal(h.session.state, 'open')
@@ -25,11 +25,11 @@ t.test('XEP-0124 §10: the inactivity clock runs only while no request is held',
   t.same(h.ends, [{ reason: 'inactivity' }])
   t.same(h.wire.log, [`reply rid=101 ${EMPTY}`, 'upstream close'])
   t.equal(h.disposed, 1, 'gone at once: §10 "respond as if the session does not exist"')
-  t.equal(h.counters.terminations.get('none'), 1)
+  t.equal(h.observer.terminations.get('normal'), 1)
 })
 
 t.test('XEP-0124 §10: every request restarts the inactivity period', async (t) => {
-  const h = opened({ inactivitySeconds: 10 })
+  const h = opened({ inactivityMs: 10_000 })
   h.clock.advance(9_000)
   h.send(`rid='101' pause='10'`) // answered at once; the clock starts over
   h.clock.advance(9_000)
@@ -72,7 +72,7 @@ t.test('XEP-0124 §10: the next request restores the normal inactivity period', 
   h.clock.advance(5_000)
   t.equal(h.session.state, 'terminated')
 
-  const back = opened({ inactivitySeconds: 10 })
+  const back = opened({ inactivityMs: 10_000 })
   back.send(`rid='101' pause='120'`)
   back.clock.advance(100_000)
   back.send(`rid='102'`)
@@ -91,7 +91,7 @@ t.test('XEP-0124 §10: a pause above maxpause is policy-violation', async (t) =>
 })
 
 t.test("XEP-0124 §10: with no maxpause offered, any pause is policy-violation", async (t) => {
-  const h = opened({ maxPauseSeconds: 0 })
+  const h = opened({ maxPauseMs: 0 })
   const pause = h.send(`rid='101' pause='1'`)
   t.equal(pause.body, `${BODY} type='terminate' condition='policy-violation'/>`)
 })

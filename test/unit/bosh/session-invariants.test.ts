@@ -21,7 +21,7 @@ t.test('XEP-0124 §8: every request gets exactly one reply, whatever the interle
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T
     const hold = pick([0, 1, 2])
     const h = new Harness({
-      options: { maxHold: 2, maxRequests: 3, coalesceMs: pick([0, 5]), preAuthTimeoutMs: pick([20_000, 3_600_000]), maxPendingBytes: 2048 },
+      options: { maxHold: 2, maxRequests: 3, coalesceMs: pick([0, 5]), maxPendingBytes: 2048 },
       create: `to='example.com' rid='1000' wait='${pick([0, 10, 30])}' hold='${hold}' ver='1.11' ack='${pick([0, 1])}'`,
     })
     const responders: RecordingResponder[] = [h.creation]
@@ -36,10 +36,11 @@ t.test('XEP-0124 §8: every request gets exactly one reply, whatever the interle
       } else if (r < 0.65) {
         h.fromServer(`<message id='s${step}'><body>${'x'.repeat(Math.floor(rand() * 800))}</body></message>`)
       } else if (r < 0.72) {
-        h.session.upstreamOpened({ id: `st${step}`, version: '1.0', secure: true })
-        h.session.upstreamElement(upstreamElement(`<stream:features/>`))
+        h.session.upstreamOpened({ id: `st${step}`, version: '1.0', secure: true }, upstreamElement(`<stream:features/>`))
       } else if (r < 0.74) {
-        h.session.upstreamClosed(pick([{ reason: 'closed' as const }, { reason: 'failed' as const, condition: 'remote-connection-failed' as const }]))
+        h.session.upstreamClosed(
+          pick([{ kind: 'closed' as const }, { kind: 'failed' as const, cause: 'lost' as const, opened: true, text: 'gone' }, { kind: 'auth-timeout' as const }]),
+        )
       } else {
         h.clock.advance(Math.floor(rand() * 40_000))
       }

@@ -1,13 +1,14 @@
 import t from 'tap'
-import { ManualClock } from '../../../src/core/clock.js'
-import { SequentialIds } from '../../../src/core/ids.js'
+import { SessionAdmission } from '../../../src/core/admission.js'
 import type { IdSource } from '../../../src/core/ids.js'
-import { BoshCounters } from '../../../src/core/bosh/metrics.js'
 import type { BoshOptions } from '../../../src/core/bosh/options.js'
-import { resolveBoshOptions } from '../../../src/core/bosh/options.js'
 import { BoshSessionRegistry } from '../../../src/core/bosh/session-registry.js'
-import type { RegistryDeps, TargetVerdict, UpstreamContext } from '../../../src/core/bosh/session-registry.js'
-import { BODY, FakeUpstream, HEADER, FEATURES_XML, RecordingResponder, Wire, sha1, upstreamElement, wrap } from './fakes.js'
+import type { RegistryDeps, SessionContext, TargetVerdict } from '../../../src/core/bosh/session-registry.js'
+import { BoshCounters, RecordingObserver } from '../../support/bosh-counters.js'
+import { BODY_LIMITS, BOSH_OPTIONS } from '../../support/limits.js'
+import { ManualClock } from '../../support/manual-clock.js'
+import { SequentialIds } from '../../support/sequential-ids.js'
+import { BODY, FakeConnector, FakeUpstream, HEADER, FEATURES_XML, RecordingResponder, Wire, sha1, upstreamElement, wrap } from './fakes.js'
 
 const TERMINATE = (condition: string) => `${BODY} type='terminate' condition='${condition}'/>`
 const CREATE = `to='example.com' rid='1' wait='30' hold='1' ver='1.11'`
@@ -16,25 +17,29 @@ class Fixture {
   readonly clock = new ManualClock()
   readonly wire = new Wire()
   readonly counters = new BoshCounters()
+  readonly observer = new RecordingObserver()
   readonly upstreams = new Map<string, FakeUpstream>()
-  readonly contexts: UpstreamContext[] = []
+  readonly contexts: SessionContext[] = []
+  readonly admission: SessionAdmission
   readonly registry: BoshSessionRegistry
 
   constructor(
     options: Partial<BoshOptions> = {},
-    extra: { ids?: IdSource; checkTarget?: RegistryDeps['checkTarget'] } = {},
+    extra: { ids?: IdSource; checkTarget?: RegistryDeps['checkTarget']; maxSessions?: number; maxSessionsPerIp?: number } = {},
   ) {
+    this.admission = new SessionAdmission(extra.maxSessions ?? 10_000, extra.maxSessionsPerIp ?? 50)
     const deps: RegistryDeps = {
-      options: resolveBoshOptions({ coalesceMs: 0, ...options }),
+      options: { ...BOSH_OPTIONS, coalesceMs: 0, ...options },
       clock: this.clock,
       ids: extra.ids ?? new SequentialIds('node1.sid'),
       hash: sha1,
-      connect: (_sink, context) => {
+      admit: (ip) => this.admission.admit(ip),
+      xmlLimits: BODY_LIMITS.xml,
+      equip: (context) => {
         const upstream = new FakeUpstream(this.wire)
-        upstream.sink = _sink
         this.upstreams.set(context.sid, upstream)
         this.contexts.push(context)
-        return upstream
+        return { upstream: new FakeConnector(upstream), observer: this.observer }
       },
       metrics: this.counters,
       ...(extra.checkTarget ? { checkTarget: extra.checkTarget } : {}),
@@ -54,8 +59,7 @@ class Fixture {
     const sid = this.contexts.at(-1)?.sid
     if (!sid) throw new Error(`not created: ${JSON.stringify(responder.replies)}`)
     const sink = this.upstreams.get(sid)?.sink
-    sink?.upstreamOpened(HEADER)
-    sink?.upstreamElement(upstreamElement(FEATURES_XML))
+    sink?.upstreamOpened(HEADER, upstreamElement(FEATURES_XML))
     return sid
   }
 }
@@ -73,7 +77,7 @@ t.test('XEP-0124 §7.2: sids come from the IdSource, NODE.-prefixed ones include
   t.equal(next.answered, false, 'held by its session')
   t.same(f.upstreams.get('node1.sid1')?.sent, ['<message xmlns="jabber:client"/>'])
   t.equal(f.registry.size, 1)
-  t.equal(f.counters.created, 1)
+  t.equal(f.admission.total, 1, 'the session holds one admission slot')
 })
 
 t.test('an IdSource producing unusable sids is a programming error', async (t) => {
@@ -97,7 +101,7 @@ t.test('XEP-0124 §10, §13: a terminated sid is never honoured again', async (t
   const bye = f.post(wrap(`sid='${sid}' rid='2' type='terminate'`))
   t.equal(bye.body, `${BODY} type='terminate'/>`)
   t.equal(f.registry.size, 0)
-  t.equal(f.registry.sessionsFrom('192.0.2.1'), 0)
+  t.equal(f.admission.from('192.0.2.1'), 0, 'its admission slot is given back')
   const again = f.post(wrap(`sid='${sid}' rid='3'`))
   t.equal(again.body, TERMINATE('item-not-found'))
   const created = f.create()
@@ -127,7 +131,7 @@ t.test('XEP-0124 §17.2 host-unknown / host-gone: the routing policy refuses the
 })
 
 t.test('maxSessions: capacity refusals are internal-server-error', async (t) => {
-  const f = new Fixture({ maxSessions: 2 })
+  const f = new Fixture({}, { maxSessions: 2 })
   f.create('192.0.2.1')
   f.create('192.0.2.2')
   t.equal(f.post(wrap(CREATE), '192.0.2.3').body, TERMINATE('internal-server-error'))
@@ -135,19 +139,19 @@ t.test('maxSessions: capacity refusals are internal-server-error', async (t) => 
 })
 
 t.test('maxSessionsPerIp: one address cannot take more, and the count is released when sessions end', async (t) => {
-  const f = new Fixture({ maxSessionsPerIp: 2 })
+  const f = new Fixture({}, { maxSessionsPerIp: 2 })
   const a = f.create()
   f.create()
-  t.equal(f.registry.sessionsFrom('192.0.2.1'), 2)
+  t.equal(f.admission.from('192.0.2.1'), 2)
   t.equal(f.post(wrap(CREATE)).body, TERMINATE('policy-violation'))
   t.ok(f.create('198.51.100.7'), 'other addresses are unaffected')
   f.post(wrap(`sid='${a}' rid='2' type='terminate'`))
-  t.equal(f.registry.sessionsFrom('192.0.2.1'), 1)
+  t.equal(f.admission.from('192.0.2.1'), 1)
   t.ok(f.create(), 'room again')
 })
 
 t.test('XEP-0124 §17.1: creation refusals use HTTP codes for legacy clients', async (t) => {
-  const f = new Fixture({ maxSessionsPerIp: 1 })
+  const f = new Fixture({}, { maxSessionsPerIp: 1 })
   f.create()
   const r = f.post(wrap(`to='example.com' rid='1'`))
   t.same(r.reply, { status: 403, condition: 'policy-violation', contentType: 'text/xml; charset=utf-8' })

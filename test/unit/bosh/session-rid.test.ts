@@ -1,4 +1,5 @@
 import t from 'tap'
+import { MAX_REPEATS_PER_RID } from '../../../src/core/bosh/session.js'
 import { BODY, Harness } from './fakes.js'
 
 const MSG = (n: number) => `<message xmlns='jabber:client' id='m${n}'/>`
@@ -79,29 +80,42 @@ t.test('XEP-0124 §14.3: a repeated rid older than the cache is item-not-found',
   t.same(h.ends, [{ reason: 'response-unavailable', condition: 'item-not-found', text: 'no buffered response for rid 101' }])
 })
 
-t.test('XEP-0124 §14.3: a repeat of a request still held takes its place; the stale connection gets an empty body', async (t) => {
+t.test("XEP-0124 §14.3: a repeat of a request still held takes its place; the older one gets a recoverable type='error' at once", async (t) => {
   const h = opened()
   const first = h.send(`rid='101'`, MSG(101))
   const copy = h.send(`rid='101'`, MSG(101), 'rid=101 copy')
-  t.equal(first.body, `${BODY}/>`)
+  t.equal(first.body, `${BODY} type='error'/>`, '§17.3 recoverable binding condition')
   t.equal(copy.answered, false)
   h.fromServer(`<presence from='b@example.com'/>`)
   t.equal(copy.body, `${BODY}><presence from="b@example.com" xmlns="jabber:client"/></body>`)
   t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>'], 'delivered once')
 })
 
-t.test('XEP-0124 §14.2: a repeat of a queued request replaces it; it is processed once', async (t) => {
+t.test('XEP-0124 §14.2, §14.3: a repeat of a queued request replaces it; it is processed once', async (t) => {
   const h = opened()
   const early = h.send(`rid='102'`, MSG(102))
   const copy = h.send(`rid='102'`, MSG(102), 'rid=102 copy')
-  t.equal(early.body, `${BODY}/>`)
+  t.equal(early.body, `${BODY} type='error'/>`)
   h.send(`rid='101'`, MSG(101))
   t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>', '<message xmlns="jabber:client" id="m102"/>'])
   t.equal(copy.answered, false, 'held in place of the original')
 })
 
+t.test('XEP-0124 §14.3: a client that keeps repeating one unanswered rid is ended with policy-violation', async (t) => {
+  const h = opened()
+  const copies = [h.send(`rid='101'`, MSG(101), 'rid=101 #0')]
+  for (let i = 1; i <= MAX_REPEATS_PER_RID; i++) copies.push(h.send(`rid='101'`, MSG(101), `rid=101 #${i}`))
+  t.equal(h.session.state, 'open', `${MAX_REPEATS_PER_RID} repeats are recovery`)
+  t.same(copies.slice(0, -1).map((c) => c.body), new Array(MAX_REPEATS_PER_RID).fill(`${BODY} type='error'/>`), 'each displaced copy was told to retry')
+  const abuse = h.send(`rid='101'`, MSG(101), 'rid=101 abuse')
+  t.equal(abuse.body, `${BODY} type='terminate' condition='policy-violation'/>`)
+  t.equal(copies.at(-1)?.body, `${BODY} type='terminate' condition='other-request'/>`)
+  t.same(h.ends, [{ reason: 'rid-repeated', condition: 'policy-violation', text: `rid 101 repeated ${MAX_REPEATS_PER_RID + 1} times` }])
+  t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>'], 'the payload went upstream once')
+})
+
 t.test('XEP-0124 §14.2: requests queued behind a rid that never arrives end the session after wait + inactivity', async (t) => {
-  const h = opened({ preAuthTimeoutMs: 3_600_000 })
+  const h = opened()
   const r102 = h.send(`rid='102'`, MSG(102))
   h.clock.advance(89_999) // wait 30 s + inactivity 60 s
   t.equal(h.session.state, 'open')
@@ -112,7 +126,7 @@ t.test('XEP-0124 §14.2: requests queued behind a rid that never arrives end the
 })
 
 t.test('XEP-0124 §14.2: the gap timer stops once the gap fills', async (t) => {
-  const h = opened({ preAuthTimeoutMs: 3_600_000 })
+  const h = opened()
   h.send(`rid='102'`, MSG(102))
   h.clock.advance(10_000)
   h.send(`rid='101'`, MSG(101))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { BODY, Harness, RecordingResponder, upstreamElement } from './fakes.js'
+import { BODY, FEATURES_XML, Harness, RecordingResponder, upstreamElement } from './fakes.js'
 
 const STREAM_NS = `xmlns:stream='http://etherx.jabber.org/streams'`
 const TERMINATE = (condition: string) => `${BODY} type='terminate' condition='${condition}'/>`
@@ -25,7 +25,7 @@ t.test('XEP-0124 §13: the terminate payload goes upstream before the stream clo
     'upstream close',
   ])
   t.equal(h.session.state, 'terminated')
-  t.same(h.ends, [{ reason: 'client-terminate', text: undefined }])
+  t.same(h.ends, [{ reason: 'client-close', text: undefined }])
   t.equal(h.disposed, 1)
   t.equal(h.counters.held, 0)
 })
@@ -42,17 +42,17 @@ t.test('XEP-0206 §7: an upstream <stream:error/> is remote-stream-error, queued
   h.clock.advance(2_000)
   const r103 = h.send(`rid='103'`)
   h.mark()
-  h.session.upstreamElement(upstreamElement(CONFLICT))
+  h.session.upstreamClosed({ kind: 'stream-error', error: upstreamElement(CONFLICT), condition: 'conflict' })
   t.equal(r103.body, `${BODY} ${STREAM_NS} type='terminate' condition='remote-stream-error'>${CONFLICT_OUT}</body>`)
   t.same(h.ends, [{ reason: 'upstream-error', condition: 'remote-stream-error', text: 'conflict' }])
-  t.same(h.wire.log.at(-1), 'upstream close')
+  t.equal(h.upstream.closed, 0, 'the client stream already ended')
 })
 
 t.test('XEP-0206 §7: stanzas waiting when the stream error arrives precede it in the terminate body', async (t) => {
   const h = opened()
   h.clock.advance(30_000) // nothing held
   h.fromServer(`<message id='m'/>`)
-  h.session.upstreamClosed({ reason: 'stream-error', error: upstreamElement(CONFLICT) })
+  h.session.upstreamClosed({ kind: 'stream-error', error: upstreamElement(CONFLICT), condition: 'conflict' })
   t.equal(h.session.state, 'terminated')
   t.equal(h.upstream.closed, 0, 'the adapter already closed it')
   const next = h.send(`rid='101'`)
@@ -61,21 +61,38 @@ t.test('XEP-0206 §7: stanzas waiting when the stream error arrives precede it i
 
 t.test('XEP-0124 §17.2 remote-connection-failed: the server cannot be reached', async (t) => {
   const h = new Harness()
-  h.session.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed', text: 'ECONNREFUSED' })
+  h.session.upstreamClosed({ kind: 'failed', cause: 'refused', opened: false, text: 'the XMPP server refused the connection', detail: 'connect to 127.0.0.1:1: ECONNREFUSED' })
   t.equal(h.creation.body, TERMINATE('remote-connection-failed'))
-  t.same(h.ends, [{ reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'ECONNREFUSED' }])
+  t.same(h.ends, [{ reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'the XMPP server refused the connection', detail: 'connect to 127.0.0.1:1: ECONNREFUSED' }])
 })
 
-t.test('XEP-0124 §17.2 host-unknown: the adapter finds no such domain', async (t) => {
-  const h = new Harness()
-  h.session.upstreamClosed({ reason: 'failed', condition: 'host-unknown' })
+t.test('XEP-0124 §17.2 host-unknown: a domain nobody routes is refused before the stream is opened', async (t) => {
+  const h = new Harness({ route: { ok: false, condition: 'host-unknown', reason: 'domain "example.com" is not served here' } })
   t.equal(h.creation.body, TERMINATE('host-unknown'))
+  t.equal(h.upstream.opened, undefined, 'no upstream stream was opened')
+})
+
+t.test('XEP-0124 §7.1 secure: a client that asked for an encrypted server link we do not have gets remote-connection-failed', async (t) => {
+  const h = new Harness({ create: `to='example.com' rid='100' wait='30' hold='1' ver='1.11' secure='true'` })
+  h.session.upstreamOpened({ id: 'plain', version: '1.0', secure: false }, upstreamElement(FEATURES_XML))
+  t.equal(h.creation.body, TERMINATE('remote-connection-failed'))
+  t.equal(h.upstream.detached, 1)
+  t.same(h.ends, [{ reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'the link to the XMPP server is not encrypted' }])
+})
+
+t.test('a server that stops taking the client payloads past maxUnsentBytes ends the session (a BOSH client cannot be paused)', async (t) => {
+  const h = opened()
+  h.upstream.bufferedBytes = h.options.maxUnsentBytes + 1
+  const r = h.send(`rid='101'`, `<message xmlns='jabber:client'><body>more</body></message>`)
+  t.equal(r.body, TERMINATE('remote-connection-failed'))
+  t.equal(h.upstream.detached, 1)
+  t.match(h.ends, [{ reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'upstream stopped reading' }])
 })
 
 t.test('XEP-0124 §13: a clean upstream close ends the session with a plain terminate body', async (t) => {
   const h = opened()
   const r = h.send(`rid='101'`)
-  h.session.upstreamClosed({ reason: 'closed' })
+  h.session.upstreamClosed({ kind: 'closed' })
   t.equal(r.body, `${BODY} type='terminate'/>`)
   t.same(h.ends, [{ reason: 'upstream-closed' }])
 })
@@ -88,7 +105,7 @@ t.test('XEP-0124 §17.2 system-shutdown: every held request is told', async (t) 
   t.same(h.ends, [{ reason: 'shutdown', condition: 'system-shutdown' }])
   t.equal(h.upstream.closed, 1)
   t.equal(h.disposed, 1)
-  t.equal(h.counters.terminations.get('system-shutdown'), 1)
+  t.equal(h.observer.terminations.get('system-shutdown'), 1)
 })
 
 t.test('XEP-0124 §17.2 bad-request: a malformed body for a live session ends it', async (t) => {
@@ -127,7 +144,7 @@ t.test('after the end, a request gets item-not-found unless a terminal body was 
 t.test('a kept terminal body is dropped after the inactivity period', async (t) => {
   const h = opened()
   h.clock.advance(30_000) // nothing held
-  h.session.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed' })
+  h.session.upstreamClosed({ kind: 'failed', cause: 'lost', opened: true, text: 'the XMPP server closed the connection' })
   t.equal(h.disposed, 0)
   h.clock.advance(60_000)
   t.equal(h.disposed, 1)
@@ -157,7 +174,7 @@ t.test('XEP-0124 §17.1: a legacy client gets 400 for bad-request', async (t) =>
 t.test('XEP-0124 §17.1: conditions without an HTTP code stay bodies for legacy clients', async (t) => {
   const h = opened(LEGACY)
   const r = h.send(`rid='101'`)
-  h.session.upstreamClosed({ reason: 'failed', condition: 'remote-connection-failed' })
+  h.session.upstreamClosed({ kind: 'failed', cause: 'lost', opened: true, text: 'the XMPP server closed the connection' })
   t.equal(r.body, TERMINATE('remote-connection-failed'))
   const s = opened(LEGACY)
   const held = s.send(`rid='101'`)
@@ -168,7 +185,7 @@ t.test('XEP-0124 §17.1: conditions without an HTTP code stay bodies for legacy 
 t.test('terminations are counted by condition', async (t) => {
   const h = opened()
   h.send(`rid='105'`)
-  t.same([...h.counters.terminations], [['item-not-found', 1]])
+  t.same([...h.observer.terminations], [['item-not-found', 1]])
 })
 
 t.test('upstream events after the end are ignored', async (t) => {
@@ -176,8 +193,8 @@ t.test('upstream events after the end are ignored', async (t) => {
   h.send(`rid='101' type='terminate'`)
   h.mark()
   h.fromServer(`<message/>`)
-  h.session.upstreamClosed({ reason: 'closed' })
-  h.session.upstreamOpened({ secure: false })
+  h.session.upstreamClosed({ kind: 'closed' })
+  h.session.upstreamOpened({ secure: false }, upstreamElement(FEATURES_XML))
   h.session.shutdown()
   t.same(h.wire.log, [])
   t.equal(h.ends.length, 1)
@@ -189,9 +206,9 @@ t.test('a port that calls back synchronously is handled after the current input'
   const originalClose = h.upstream.close.bind(h.upstream)
   h.upstream.close = () => {
     originalClose()
-    h.session.upstreamClosed({ reason: 'closed' }) // re-entrant
+    h.session.upstreamClosed({ kind: 'closed' }) // re-entrant
   }
   const r = h.send(`rid='102' type='terminate'`)
   t.equal(r.body, `${BODY} type='terminate'/>`)
-  t.same(h.ends.map((e) => e.reason), ['client-terminate'])
+  t.same(h.ends.map((e) => e.reason), ['client-close'])
 })

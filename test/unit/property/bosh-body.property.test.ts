@@ -8,7 +8,7 @@ import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
 import { Element } from 'ltx'
 import { MAX_RID, parseBody } from '../../../src/core/bosh/body.js'
 import type { BodyLimits, BodyParseResult } from '../../../src/core/bosh/body.js'
-import { DEFAULT_MAX_BODY_BYTES } from '../../../src/core/bosh/options.js'
+import { BODY_LIMITS } from '../../support/limits.js'
 import { BOSH_CONDITIONS, NS } from '../../../src/core/conditions.js'
 import {
   anyString,
@@ -296,8 +296,8 @@ const bytesInput: fc.Arbitrary<Uint8Array> = fc.oneof(
 )
 
 const limitsArb: fc.Arbitrary<BodyLimits> = fc.oneof(
-  { weight: 2, arbitrary: fc.constant({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES }) },
-  { weight: 1, arbitrary: fc.record({ maxBodyBytes: fc.integer({ min: 0, max: 4096 }) }) },
+  { weight: 2, arbitrary: fc.constant(BODY_LIMITS) },
+  { weight: 1, arbitrary: fc.record({ maxBodyBytes: fc.integer({ min: 0, max: 4096 }), xml: fc.constant(BODY_LIMITS.xml) }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -343,7 +343,7 @@ t.test('valid generated bodies round-trip: rid, sid, attributes and payload chil
     t,
     'body round trip',
     fc.property(bodyArb, fc.boolean(), (body, asBytes) => {
-      const result = parseBody(asBytes ? utf8(body.xml) : body.xml)
+      const result = parseBody(asBytes ? utf8(body.xml) : body.xml, BODY_LIMITS)
       ok(result.ok, `${renderResult(result)}\n${body.xml}`)
       const { payload, ...fields } = result.request
       deepStrictEqual(withoutUndefined(fields), body.fields)
@@ -358,7 +358,7 @@ t.test('valid generated bodies round-trip: rid, sid, attributes and payload chil
       // one broken attribute replacing (or added next to) a good one: the failure still says which session
       const name = bad.slice(1, bad.indexOf('='))
       const xml = body.xml.replace(new RegExp(`\\s${name}=(?:'[^']*'|"[^"]*")`), '').replace('<body ', `<body${bad} `)
-      const result = parseBody(xml)
+      const result = parseBody(xml, BODY_LIMITS)
       if (result.ok) {
         // e.g. pause/wait/ver/type only matter for one kind of request
         ok(!(name === 'rid' || name === 'secure'), `${xml} was accepted`)
@@ -396,13 +396,13 @@ t.test('the size limit is respected, and exactly at the boundary', (t) => {
     fc.property(fc.oneof(stringInput, bytesInput, validBody), fc.integer({ min: -6, max: 6 }), (input, delta) => {
       const size = sizeOf(input)
       const maxBodyBytes = Math.max(0, size + delta)
-      const result = parseBody(input, { maxBodyBytes })
+      const result = parseBody(input, { ...BODY_LIMITS, maxBodyBytes })
       if (size > maxBodyBytes) {
         ok(!result.ok && result.failure.condition === 'policy-violation', renderResult(result))
         return
       }
       // Within the limit, the limit changes nothing.
-      strictEqual(renderResult(result), renderResult(parseBody(input)))
+      strictEqual(renderResult(result), renderResult(parseBody(input, BODY_LIMITS)))
     }),
     { runs: 400, share: 0.15 },
   )

@@ -8,7 +8,7 @@ import { Element, parse } from 'ltx'
 import { CLOSE_MESSAGE, clientMessage, openMessage, parseClientMessage, streamErrorMessages, upstreamMessage } from '../../../src/core/websocket/framing.js'
 import type { ClientFrame } from '../../../src/core/websocket/framing.js'
 import { NS, STREAM_CONDITIONS, streamFailure } from '../../../src/core/conditions.js'
-import { DEFAULT_XML_LIMITS } from '../../../src/core/xml/restricted-scanner.js'
+import { XML_LIMITS } from '../../support/limits.js'
 import type { XmlLimits } from '../../../src/core/xml/restricted-scanner.js'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
 import type { StreamInfo } from '../../../src/core/xmpp/stream-header.js'
@@ -32,14 +32,14 @@ import {
 } from './fuzz.js'
 import type { Built, XEl } from './fuzz.js'
 
-const frame = (message: string, limits: XmlLimits = DEFAULT_XML_LIMITS): ClientFrame => parseClientMessage(message, limits)
+const frame = (message: string, limits: XmlLimits = XML_LIMITS): ClientFrame => parseClientMessage(message, limits)
 /** A frame as text, for assertion messages (an element has a circular parent link). */
 const describe = (f: ClientFrame): string => (f.kind === 'element' ? `element ${f.element.toString()}` : JSON.stringify(f))
 const lossy = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
 /** Parse one standalone document with the project's reader; the root, or the error condition. */
 function readDocument(xml: string): Element | string {
-  const reader = new XmlStreamReader('document')
+  const reader = new XmlStreamReader('document', XML_LIMITS)
   const events = [...reader.write(xml), ...reader.end()]
   const error = events.find((e) => e.type === 'error')
   if (error?.type === 'error') return error.failure.condition
@@ -135,7 +135,7 @@ const messageArb: fc.Arbitrary<string> = fc.oneof(
 )
 
 const limitsArb: fc.Arbitrary<XmlLimits> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant(DEFAULT_XML_LIMITS) },
+  { weight: 3, arbitrary: fc.constant(XML_LIMITS) },
   {
     weight: 1,
     arbitrary: fc.record({

@@ -9,7 +9,7 @@ import { SaxesParser } from 'saxes'
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
 import type { ReaderEvent, ScanMode, XmlLimits } from '../../../src/core/xml/stream-reader.js'
-import { DEFAULT_XML_LIMITS } from '../../../src/core/xml/restricted-scanner.js'
+import { XML_LIMITS } from '../../support/limits.js'
 import { STREAM_CONDITIONS } from '../../../src/core/conditions.js'
 import {
   allElements,
@@ -53,7 +53,7 @@ function render(e: ReaderEvent): string {
 }
 
 /** Feed chunks to a fresh reader, then end(). */
-function feed(mode: ScanMode, chunks: ReadonlyArray<Uint8Array | string>, limits: XmlLimits = DEFAULT_XML_LIMITS): ReaderEvent[] {
+function feed(mode: ScanMode, chunks: ReadonlyArray<Uint8Array | string>, limits: XmlLimits = XML_LIMITS): ReaderEvent[] {
   const reader = new XmlStreamReader(mode, limits)
   const events: ReaderEvent[] = []
   for (const c of chunks) events.push(...reader.write(c))
@@ -67,7 +67,7 @@ const modeArb = fc.constantFrom<ScanMode>('stream', 'document')
 
 /** Small limits, so that every one of them is hit now and then. */
 const limitsArb: fc.Arbitrary<XmlLimits> = fc.oneof(
-  fc.constant(DEFAULT_XML_LIMITS),
+  fc.constant(XML_LIMITS),
   fc.record({
     maxStanzaBytes: fc.integer({ min: 1, max: 2048 }),
     maxDepth: fc.integer({ min: 1, max: 8 }),
@@ -259,7 +259,7 @@ t.test('(c) valid generated streams and documents come out as they went in', (t)
 // ─── (d) the byte budget ────────────────────────────────────────────────────
 
 const BUDGET = 512
-const budgetLimits: XmlLimits = { ...DEFAULT_XML_LIMITS, maxStanzaBytes: BUDGET }
+const budgetLimits: XmlLimits = { ...XML_LIMITS, maxStanzaBytes: BUDGET }
 /** Escaping can make a serialisation longer than its input: `'` in a "-quoted value becomes &apos;. */
 const MAX_ESCAPE_GROWTH = 6
 
@@ -348,7 +348,7 @@ t.test('(e) once an error is emitted, nothing more comes out until reset()', (t)
       reader.reset()
       strictEqual(reader.failed, false)
       const fresh = [...reader.write(mode === 'stream' ? "<stream:stream xmlns='jabber:client'><a/>" : '<a/>'), ...reader.end()].map(render)
-      if (limits === DEFAULT_XML_LIMITS) deepStrictEqual(fresh.filter((s) => s.startsWith('element')), ['element <a/>'])
+      if (limits === XML_LIMITS) deepStrictEqual(fresh.filter((s) => s.startsWith('element')), ['element <a/>'])
     }),
     { runs: 300, share: 0.1 },
   )
@@ -408,21 +408,21 @@ t.test('issues the properties found, pinned as regressions', (t) => {
   const streamBytes = concatBytes([utf8(HEADER + '<m/>'), Uint8Array.of(0xff)])
   t.same(feed('stream', [streamBytes]).map(render), feed('stream', byteByByte(streamBytes)).map(render), 'same in stream mode')
 
-  const limits: XmlLimits = { ...DEFAULT_XML_LIMITS, maxNameBytes: 4 }
+  const limits: XmlLimits = { ...XML_LIMITS, maxNameBytes: 4 }
   t.same(feed('document', ["<a ééé='x'/>"], limits).map(render), ['error policy-violation'], 'a 6-byte attribute name exceeds maxNameBytes 4')
   t.same(feed('document', ["<ééé/>"], limits).map(render), ['error policy-violation'], '(as a 6-byte element name does)')
-  t.same(feed('document', ['<é/>'], { ...DEFAULT_XML_LIMITS, maxNameBytes: 1 }).map(render), ['error policy-violation'], 'a one-character, 2-byte element name exceeds maxNameBytes 1')
+  t.same(feed('document', ['<é/>'], { ...XML_LIMITS, maxNameBytes: 1 }).map(render), ['error policy-violation'], 'a one-character, 2-byte element name exceeds maxNameBytes 1')
 
-  const tiny: XmlLimits = { ...DEFAULT_XML_LIMITS, maxAttributeValueBytes: 1 }
+  const tiny: XmlLimits = { ...XML_LIMITS, maxAttributeValueBytes: 1 }
   t.same(feed('document', ["<a b='&amp;'/>"], tiny).map(render), ['error policy-violation'], 'a 5-byte attribute value (as written) exceeds maxAttributeValueBytes 1')
   t.same(feed('document', ["<a b='&#65536;'/>"], tiny).map(render), ['error policy-violation'], 'an 8-byte value that expands to 4 bytes exceeds maxAttributeValueBytes 1')
   const [big] = feed('document', [`<a b='${'&#x10FFFF;'.repeat(20_000)}'/>`])
   const valueBytes = big?.type === 'element' ? byteLength(big.element.attrs.b ?? '') : 0
-  t.ok(valueBytes <= DEFAULT_XML_LIMITS.maxAttributeValueBytes, `default limits: a 200 kB value of character references (${valueBytes} bytes expanded) stays within 64 KiB`)
+  t.ok(valueBytes <= XML_LIMITS.maxAttributeValueBytes, `default limits: a 200 kB value of character references (${valueBytes} bytes expanded) stays within 64 KiB`)
 
   t.same(feed('document', ["<a __proto__='x'/>"]).map(render), ['error policy-violation'], 'an attribute named __proto__ is refused, not silently dropped')
 
-  const small: XmlLimits = { ...DEFAULT_XML_LIMITS, maxStanzaBytes: 64 }
+  const small: XmlLimits = { ...XML_LIMITS, maxStanzaBytes: 64 }
   const [first] = feed('document', [`<a b='${'"'.repeat(55)}'/>`], small)
   const size = first?.type === 'element' ? byteLength(serialize(first.element)) : -1
   // The budget bounds input bytes; escaping on output can grow a value up to 6× (one '"' → '&quot;').

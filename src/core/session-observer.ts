@@ -1,0 +1,19 @@
+/**
+ * What a session reports about itself for logs and metrics. Each transport
+ * adapter builds one observer per session (with its logger and its metric
+ * children bound once); the session cores call it and know nothing of
+ * pino or Prometheus.
+ */
+import type { Element } from 'ltx'
+import type { SessionEnd } from './session-end.js'
+
+export type Direction = 'to_upstream' | 'to_client'
+
+export interface SessionObserver {
+  /** A top-level element crossed the relay; `bytes` is its UTF-8 length as sent. */
+  relayed(direction: Direction, element: Element, bytes: number): void
+  /** The client authenticated (SASL or SASL2 success). */
+  authenticated(): void
+  /** Exactly once, when the session is over. */
+  ended(end: SessionEnd): void
+}

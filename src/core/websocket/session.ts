@@ -1,0 +1,493 @@
+/**
+ * One XMPP-over-WebSocket session (RFC 7395): the client's WebSocket on one
+ * side, one RFC 6120 stream behind an UpstreamPort on the other. Pure: the
+ * WebSocket comes in through WebSocketPeer, time through the Clock.
+ *
+ *   awaiting-open ─<open/>─▶ opening ─upstream open─▶ open ─<close/> or server close─▶ closing ─▶ closed
+ *         └──────────────────────┴────────────────────────┴── error, deadline, shutdown ──────────▶ closed
+ *
+ * `closed` means our last word is on its way; the session is over when the
+ * WebSocket itself has closed (`peerClosed`), and reports its end then.
+ */
+import type { Element } from 'ltx'
+import type { Clock, Timer } from '../clock.js'
+import type { StreamCondition } from '../conditions.js'
+import type { SessionEnd } from '../session-end.js'
+import type { SessionObserver } from '../session-observer.js'
+import type { XmlLimits } from '../xml/stream-reader.js'
+import { utf8Length } from '../xml/utf8.js'
+import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
+import { CLOSE_MESSAGE, clientMessage, openMessage, parseClientMessage, streamErrorMessages, upstreamMessage } from './framing.js'
+import type { ClientFrame } from './framing.js'
+
+/** The client's WebSocket, as the `ws` adapter presents it. */
+export interface WebSocketPeer {
+  /** Queue one text message (no-op once the socket is closing). */
+  send(text: string): void
+  /** Bytes queued for the client and not yet written to the kernel. */
+  readonly bufferedBytes: number
+  ping(): void
+  /** Start the RFC 6455 closing handshake. */
+  close(code: number, reason?: string): void
+  /** Drop the TCP connection without a handshake. */
+  terminate(): void
+  /** Stop (or resume) reading the client's messages: backpressure from a slow server. */
+  pauseReading(): void
+  resumeReading(): void
+}
+
+export interface WebSocketSessionSettings {
+  readonly limits: XmlLimits
+  /** An upgraded connection that sends no `<open/>` within this gets `connection-timeout`. */
+  readonly openTimeoutMs: number
+  /** Keepalive ping interval; 0 disables pings. */
+  readonly pingIntervalMs: number
+  /** How long a peer has to complete a close (after our `<close/>`, after our close frame). */
+  readonly closeTimeoutMs: number
+  /** Bytes queued for the client above which reading the server pauses. */
+  readonly highWaterBytes: number
+  /** How long the client may leave its output unread. */
+  readonly drainTimeoutMs: number
+}
+
+export interface WebSocketSessionDeps {
+  readonly peer: WebSocketPeer
+  readonly settings: WebSocketSessionSettings
+  readonly clock: Clock
+  readonly upstream: UpstreamConnector
+  readonly observer: SessionObserver
+}
+
+/** RFC 6455 §7.4.1 status codes used here. */
+export const WS_NORMAL = 1000
+export const WS_GOING_AWAY = 1001
+export const WS_UNSUPPORTED_DATA = 1003
+
+type State = 'awaiting-open' | 'opening' | 'open' | 'closing' | 'closed'
+
+/** How the client hears that the session ended. */
+type Farewell =
+  /** `<stream:error/>` (opening a stream first if need be), `<close/>`, close 1000. */
+  | { readonly kind: 'stream-error'; readonly condition: StreamCondition; readonly text?: string | undefined }
+  /** The server's own `<stream:error/>`, forwarded, then `<close/>` and close 1000. */
+  | { readonly kind: 'forward-error'; readonly error: Element }
+  /** `<close/>`; the client closes the WebSocket, or we do after closeTimeoutMs (RFC 7395 §3.6). */
+  | { readonly kind: 'close' }
+  /** `<close/>` and close 1001 at once: the server is going away. */
+  | { readonly kind: 'going-away' }
+  /** A WebSocket close with this code and no XMPP words. */
+  | { readonly kind: 'ws-close'; readonly code: number; readonly reason: string }
+  /** The connection is dropped: the client is not listening. */
+  | { readonly kind: 'cut' }
+  /** Nothing: the client has already gone, or was already told. */
+  | { readonly kind: 'silence' }
+
+export class WebSocketSession implements UpstreamSink {
+  #state: State = 'awaiting-open'
+  readonly #peer: WebSocketPeer
+  readonly #settings: WebSocketSessionSettings
+  readonly #clock: Clock
+  readonly #connector: UpstreamConnector
+  readonly #observer: SessionObserver
+  #upstream: UpstreamPort | undefined
+  #domain: string | undefined
+  /** The client has been sent an `<open/>` for the current stream. */
+  #openSent = false
+  #authenticated = false
+  #alive = true
+  #upstreamPaused = false
+  #clientPaused = false
+  #shuttingDown = false
+  /** Why the session is ending, decided once; reported when the socket has closed. */
+  #end: SessionEnd | undefined
+  #reported = false
+  #openTimer: Timer | undefined
+  #pingTimer: Timer | undefined
+  #drainTimer: Timer | undefined
+  #closeTimer: Timer | undefined
+  #busy = false
+  readonly #inbox: (() => void)[] = []
+
+  constructor(deps: WebSocketSessionDeps) {
+    this.#peer = deps.peer
+    this.#settings = deps.settings
+    this.#clock = deps.clock
+    this.#connector = deps.upstream
+    this.#observer = deps.observer
+    this.#openTimer = this.#timer(() => {
+      this.#openTimer = undefined
+      this.#finish({ reason: 'open-timeout', condition: 'connection-timeout', text: 'no <open/> in time' }, { kind: 'stream-error', condition: 'connection-timeout', text: 'no <open/> in time' })
+    }, deps.settings.openTimeoutMs)
+    if (deps.settings.pingIntervalMs > 0) this.#pingTimer = this.#timer(() => this.#keepalive(), deps.settings.pingIntervalMs)
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  get domain(): string | undefined {
+    return this.#domain
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated
+  }
+
+  // ── the client ────────────────────────────────────────────────────────
+
+  /** One text message from the client. */
+  message(text: string): void {
+    this.#run(() => {
+      switch (this.#state) {
+        case 'closing':
+        case 'closed':
+          // RFC 7395 §3.6: after <close/> nothing more is processed.
+          return
+        case 'awaiting-open':
+        case 'opening':
+        case 'open':
+          this.#onFrame(parseClientMessage(text, this.#settings.limits))
+      }
+    })
+  }
+
+  /** RFC 7395 §3.2: XMPP travels in text frames only. */
+  binaryMessage(): void {
+    this.#run(() => {
+      if (this.#state === 'closed') return
+      this.#finish({ reason: 'binary-frame', condition: 'unsupported-data', text: 'binary frames are not XMPP' }, { kind: 'ws-close', code: WS_UNSUPPORTED_DATA, reason: 'binary frames are not XMPP' })
+    })
+  }
+
+  /** The WebSocket library refused a message over `maxStanzaBytes` and is closing with 1009 itself. */
+  messageTooBig(): void {
+    this.#run(() => {
+      if (this.#state === 'closed') return
+      this.#finish({ reason: 'bad-input', condition: 'policy-violation', text: 'message larger than maxStanzaBytes' }, { kind: 'silence' })
+    })
+  }
+
+  pong(): void {
+    this.#alive = true
+  }
+
+  /** A queued send reached the kernel: maybe the client has caught up. */
+  flushed(): void {
+    this.#run(() => {
+      if (!this.#upstreamPaused || this.#peer.bufferedBytes > this.#settings.highWaterBytes / 2) return
+      this.#upstreamPaused = false
+      this.#drainTimer?.cancel()
+      this.#drainTimer = undefined
+      this.#upstream?.resume()
+    })
+  }
+
+  /** The WebSocket is closed (handshake done, dropped, or terminated). The session is over. */
+  peerClosed(): void {
+    this.#run(() => {
+      if (this.#reported) return
+      switch (this.#state) {
+        case 'closed':
+          break
+        case 'closing':
+          // Our </stream:stream> (or the server's) is under way: let that close finish on its own.
+          this.#upstream = undefined
+          this.#end ??= { reason: 'client-close' }
+          break
+        case 'awaiting-open':
+        case 'opening':
+        case 'open':
+          // A client that vanishes without <close/> may want to resume (XEP-0198):
+          // drop the upstream connection without ending the XML stream.
+          this.#end ??= { reason: 'client-gone' }
+          this.#detachUpstream()
+      }
+      this.#state = 'closed'
+      this.#report()
+    })
+  }
+
+  /** Server shutdown: the upstream stream is closed first, then the client hears `<close/>` and 1001. */
+  shutdown(): void {
+    this.#run(() => {
+      this.#shuttingDown = true
+      switch (this.#state) {
+        case 'closed':
+          return
+        case 'awaiting-open':
+          this.#finish({ reason: 'shutdown', condition: 'system-shutdown' }, { kind: 'going-away' })
+          return
+        case 'opening':
+        case 'open':
+        case 'closing':
+          this.#end ??= { reason: 'shutdown', condition: 'system-shutdown' }
+          this.#state = 'closing'
+          if (this.#upstream) this.#upstream.close()
+          else this.#finish(this.#end, { kind: 'going-away' })
+      }
+    })
+  }
+
+  #onFrame(frame: ClientFrame): void {
+    if (frame.kind === 'error') {
+      this.#finish({ reason: 'bad-input', condition: frame.failure.condition, text: frame.failure.text }, { kind: 'stream-error', condition: frame.failure.condition, text: frame.failure.text })
+      return
+    }
+    if (this.#state === 'awaiting-open') {
+      if (frame.kind !== 'open') {
+        const text = '<open/> must come first (RFC 7395 §3.4)'
+        this.#finish({ reason: 'bad-input', condition: 'bad-format', text }, { kind: 'stream-error', condition: 'bad-format', text })
+        return
+      }
+      this.#openUpstream(frame)
+      return
+    }
+    switch (frame.kind) {
+      case 'open':
+        // RFC 7395 §3.5: a new <open/> after SASL success restarts the stream.
+        this.#openSent = false
+        this.#upstream?.restart()
+        return
+      case 'close':
+        // RFC 7395 §3.6: close our upstream stream, then answer with <close/>.
+        this.#end ??= { reason: 'client-close' }
+        this.#state = 'closing'
+        this.#upstream?.close()
+        return
+      case 'element':
+        this.#forward(frame.element)
+    }
+  }
+
+  #openUpstream(frame: Extract<ClientFrame, { kind: 'open' }>): void {
+    this.#openTimer?.cancel()
+    this.#openTimer = undefined
+    const verdict = this.#connector.route(frame.to)
+    if (!verdict.ok) {
+      // RFC 6120 §4.9.1.2: the error travels in a stream, so one is opened first.
+      const text = frame.to === undefined ? "the 'to' attribute is required" : 'this domain is not served here'
+      this.#finish({ reason: 'unknown-domain', condition: 'host-unknown', text, detail: verdict.reason }, { kind: 'stream-error', condition: 'host-unknown', text })
+      return
+    }
+    this.#domain = verdict.domain
+    this.#state = 'opening'
+    const upstream = this.#connector.connect(this)
+    this.#upstream = upstream
+    upstream.open({ to: verdict.domain, ...(frame.lang !== undefined ? { lang: frame.lang } : {}) })
+  }
+
+  #forward(element: Element): void {
+    const upstream = this.#upstream
+    if (!upstream) return
+    const xml = upstreamMessage(element)
+    this.#observer.relayed('to_upstream', element, utf8Length(xml))
+    if (!upstream.send(xml) && !this.#clientPaused) {
+      // The server is slow: stop reading the client until it catches up.
+      this.#clientPaused = true
+      this.#peer.pauseReading()
+    }
+  }
+
+  // ── the server (UpstreamSink) ─────────────────────────────────────────
+
+  upstreamOpened(header: UpstreamHeader, features: Element): void {
+    this.#run(() => {
+      if (this.#state === 'closed') return
+      if (this.#state === 'opening') this.#state = 'open'
+      this.#openSent = true
+      this.#send(openMessage({ ...header, from: header.from ?? this.#domain }))
+      this.#send(clientMessage(features))
+    })
+  }
+
+  upstreamElement(element: Element): void {
+    this.#run(() => {
+      if (this.#state === 'closed') return
+      const xml = clientMessage(element)
+      this.#observer.relayed('to_client', element, utf8Length(xml))
+      this.#send(xml)
+    })
+  }
+
+  upstreamAuthenticated(): void {
+    this.#run(() => {
+      this.#authenticated = true
+      this.#observer.authenticated()
+    })
+  }
+
+  upstreamWritable(): void {
+    this.#run(() => {
+      if (!this.#clientPaused) return
+      this.#clientPaused = false
+      this.#peer.resumeReading()
+    })
+  }
+
+  upstreamClosed(end: UpstreamEnd): void {
+    this.#run(() => {
+      this.#upstream = undefined
+      if (this.#state === 'closed') return
+      switch (end.kind) {
+        case 'closed':
+          if (this.#shuttingDown) {
+            this.#finish(this.#end ?? { reason: 'shutdown', condition: 'system-shutdown' }, { kind: 'going-away' })
+            return
+          }
+          this.#finish(this.#end ?? { reason: 'upstream-closed' }, { kind: 'close' })
+          return
+        case 'stream-error':
+          this.#finish({ reason: 'upstream-error', condition: end.condition }, { kind: 'forward-error', error: end.error })
+          return
+        case 'failed':
+          this.#finish(
+            { reason: 'upstream-failed', condition: 'remote-connection-failed', text: end.text, ...(end.detail !== undefined ? { detail: end.detail } : {}) },
+            { kind: 'stream-error', condition: 'remote-connection-failed', text: end.text },
+          )
+          return
+        case 'auth-timeout': {
+          const text = 'authentication not completed in time'
+          this.#finish({ reason: 'auth-timeout', condition: 'policy-violation', text }, { kind: 'stream-error', condition: 'policy-violation', text })
+          return
+        }
+      }
+    })
+  }
+
+  // ── the end ───────────────────────────────────────────────────────────
+
+  /**
+   * The one terminate path: the end is recorded (first decision wins), the
+   * upstream is dropped unless it is closing politely, and the client hears
+   * the farewell. The session reports its end once the socket has closed.
+   */
+  #finish(end: SessionEnd, farewell: Farewell): void {
+    if (this.#state === 'closed') return
+    this.#end ??= end
+    this.#cancelTimers(farewell.kind === 'close')
+    switch (farewell.kind) {
+      case 'stream-error': {
+        this.#detachUpstream()
+        this.#ensureOpenSent()
+        const [error, close] = streamErrorMessages({ condition: farewell.condition, ...(farewell.text !== undefined ? { text: farewell.text } : {}) })
+        this.#send(error)
+        this.#send(close)
+        this.#closeSocket(WS_NORMAL)
+        return
+      }
+      case 'forward-error':
+        this.#ensureOpenSent()
+        this.#send(clientMessage(farewell.error))
+        this.#send(CLOSE_MESSAGE)
+        this.#closeSocket(WS_NORMAL)
+        return
+      case 'close':
+        // RFC 7395 §3.6: answer or announce with <close/>; the client should now close the WebSocket.
+        this.#send(CLOSE_MESSAGE)
+        this.#state = 'closing'
+        this.#closeTimer = this.#timer(() => this.#closeSocket(WS_NORMAL), this.#settings.closeTimeoutMs)
+        return
+      case 'going-away':
+        this.#detachUpstream()
+        this.#send(CLOSE_MESSAGE)
+        this.#closeSocket(WS_GOING_AWAY)
+        return
+      case 'ws-close':
+        this.#detachUpstream()
+        this.#closeSocket(farewell.code, farewell.reason)
+        return
+      case 'cut':
+        // A closing handshake would queue behind the data the client is not reading.
+        this.#detachUpstream()
+        this.#state = 'closed'
+        this.#peer.terminate()
+        return
+      case 'silence':
+        this.#detachUpstream()
+        this.#state = 'closed'
+        return
+    }
+  }
+
+  #closeSocket(code: number, reason?: string): void {
+    this.#closeTimer?.cancel()
+    this.#closeTimer = undefined
+    this.#state = 'closed'
+    this.#peer.close(code, reason)
+    // A client that never completes the closing handshake is cut off.
+    this.#closeTimer = this.#timer(() => this.#peer.terminate(), this.#settings.closeTimeoutMs)
+  }
+
+  #report(): void {
+    if (this.#reported) return
+    this.#reported = true
+    this.#cancelTimers(false)
+    this.#closeTimer?.cancel()
+    this.#closeTimer = undefined
+    this.#observer.ended(this.#end ?? { reason: 'client-gone' })
+  }
+
+  #cancelTimers(keepPing: boolean): void {
+    for (const timer of [this.#openTimer, this.#drainTimer]) timer?.cancel()
+    this.#openTimer = this.#drainTimer = undefined
+    if (!keepPing) {
+      this.#pingTimer?.cancel()
+      this.#pingTimer = undefined
+    }
+  }
+
+  #detachUpstream(): void {
+    const upstream = this.#upstream
+    this.#upstream = undefined
+    upstream?.detach()
+  }
+
+  #ensureOpenSent(): void {
+    if (this.#openSent) return
+    this.#openSent = true
+    this.#send(openMessage({ ...(this.#domain !== undefined ? { from: this.#domain } : {}), version: '1.0' }))
+  }
+
+  #send(text: string): void {
+    this.#peer.send(text)
+    if (this.#upstreamPaused || this.#peer.bufferedBytes <= this.#settings.highWaterBytes) return
+    // The client is slow: stop reading the server, and give the client a deadline.
+    this.#upstreamPaused = true
+    this.#upstream?.pause()
+    this.#drainTimer = this.#timer(() => {
+      this.#drainTimer = undefined
+      this.#finish({ reason: 'client-not-reading', condition: 'resource-constraint', text: 'client did not read its data in time' }, { kind: 'cut' })
+    }, this.#settings.drainTimeoutMs)
+  }
+
+  /** RFC 6455 §5.5.2: a peer that answers no ping within an interval is gone. */
+  #keepalive(): void {
+    if (this.#state === 'closed') return
+    if (!this.#alive) {
+      this.#finish({ reason: 'no-pong', condition: 'connection-timeout', text: 'no pong' }, { kind: 'cut' })
+      return
+    }
+    this.#alive = false
+    this.#peer.ping()
+    this.#pingTimer?.refresh()
+  }
+
+  #timer(callback: () => void, delayMs: number): Timer {
+    return this.#clock.setTimeout(() => this.#run(callback), delayMs)
+  }
+
+  /** Run one input to completion; inputs that arrive meanwhile (a port reporting synchronously) wait their turn. */
+  #run(task: () => void): void {
+    if (this.#busy) {
+      this.#inbox.push(task)
+      return
+    }
+    this.#busy = true
+    try {
+      task()
+      for (let next = this.#inbox.shift(); next; next = this.#inbox.shift()) next()
+    } finally {
+      this.#busy = false
+    }
+  }
+}
