@@ -6,6 +6,7 @@
  */
 import type { Element } from 'ltx'
 import type { SessionEnd } from './session-end.js'
+import type { UpstreamFailureCause } from './xmpp/upstream-port.js'
 
 export type Direction = 'to_upstream' | 'to_client'
 
@@ -14,6 +15,8 @@ export interface SessionObserver {
   relayed(direction: Direction, element: Element, bytes: number): void
   /** The client authenticated (SASL or SASL2 success). */
   authenticated(): void
+  /** The XMPP server could not be reached or kept; `opened`: its stream had opened before. */
+  upstreamFailed(cause: UpstreamFailureCause, opened: boolean): void
   /** Exactly once, when the session is over. */
   ended(end: SessionEnd): void
 }

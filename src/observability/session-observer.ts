@@ -7,6 +7,7 @@ import type { Element } from 'ltx'
 import type { Counter } from 'prom-client'
 import type { Direction, SessionObserver } from '../core/session-observer.js'
 import type { SessionEnd, Transport } from '../core/session-end.js'
+import type { UpstreamFailureCause } from '../core/xmpp/upstream-port.js'
 import { endConditionLabel } from '../core/session-end.js'
 import type { Logger } from './logger.js'
 import { summarise } from './logger.js'
@@ -49,6 +50,9 @@ export class SessionObservers {
       },
       authenticated(): void {
         log.debug('authenticated')
+      },
+      upstreamFailed(cause: UpstreamFailureCause, opened: boolean): void {
+        if (!opened) metrics.upstreamConnectFailures.inc({ reason: cause })
       },
       ended(end: SessionEnd): void {
         if (ended) return

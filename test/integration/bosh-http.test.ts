@@ -187,7 +187,7 @@ t.test('an upstream that stops reading ends the BOSH session with remote-connect
   }
   t.equal(last, `<body ${NS} type='terminate' condition='remote-connection-failed'/>`, 'the session ended with remote-connection-failed')
   await new Promise((r) => setTimeout(r, 50))
-  t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="bosh",condition="remote-connection-failed"\} 1/)
+  t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="bosh",reason="upstream-failed",condition="remote-connection-failed"\} 1/)
 })
 
 t.test('timeouts: a slow body is cut within seconds, a held request is not', async (t) => {

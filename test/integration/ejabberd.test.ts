@@ -161,7 +161,7 @@ t.test('WebSocket (@xmpp/client): login, presence, iq, messages and close agains
     t.same(await resources(ejabberd, 'alice'), [], 'ejabberd ended alice\'s session')
     t.same(await resources(ejabberd, 'bob'), [], 'and bob\'s')
     const text = await metrics(cw)
-    t.match(text, /causeway_session_closes_total\{transport="websocket",condition="normal"\} 2\b/, 'both closes counted as normal')
+    t.match(text, /causeway_session_closes_total\{transport="websocket",reason="client-close",condition="normal"\} 2\b/, 'both closes counted as normal')
     t.match(text, /causeway_sessions_open\{transport="websocket"\} 0\b/)
   })
 })

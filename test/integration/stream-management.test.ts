@@ -181,7 +181,7 @@ t.test('XEP-0198 resumption through Causeway WebSocket', async (t) => {
     t.ok(logs.includes('mod_smacks session resumed from'), 'Prosody logged the resumption')
     t.notOk(logs.includes('Destroying session for hibernating too long'), 'the session never expired')
     const metrics = await cw.causeway.metrics.registry.metrics()
-    t.match(metrics, /causeway_session_closes_total\{transport="websocket",condition="client-gone"\} 1/, 'Causeway counted the vanished client once')
+    t.match(metrics, /causeway_session_closes_total\{transport="websocket",reason="client-gone",condition="normal"\} 1/, 'Causeway counted the vanished client once')
   })
 
   t.test('control: after a clean <close/> the session is gone and resumption fails', async (t) => {

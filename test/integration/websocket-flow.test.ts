@@ -73,7 +73,7 @@ t.test('a client that stops reading: upstream reading pauses, then the session e
   t.ok(elapsed >= DRAIN_TIMEOUT - 100 && elapsed < DRAIN_TIMEOUT + 5000, `upstream connection dropped after ${elapsed} ms`)
   await eventually(() => cw.causeway.websocket.sessions.size === 0)
   t.equal(cw.causeway.websocket.sessions.size, 0, 'the session is gone')
-  t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="websocket",condition="resource-constraint"\} 1/)
+  t.match(await cw.causeway.metrics.registry.metrics(), /causeway_session_closes_total\{transport="websocket",reason="client-not-reading",condition="resource-constraint"\} 1/)
   client.socket.terminate()
 })
 

@@ -75,7 +75,7 @@ t.test('WebSocket: login, bind, messages, presence, iq, close against Prosody', 
     while (cw.causeway.websocket.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     t.equal(cw.causeway.websocket.sessions.size, 0, 'no session left open')
     const metrics = await cw.causeway.metrics.registry.metrics()
-    t.match(metrics, /causeway_session_closes_total\{transport="websocket",condition="normal"\} 2/)
+    t.match(metrics, /causeway_session_closes_total\{transport="websocket",reason="client-close",condition="normal"\} 2/)
     t.match(metrics, /causeway_sessions_open\{transport="websocket"\} 0/)
     t.match(metrics, /causeway_stanzas_total\{transport="websocket",direction="to_upstream"\} \d+/)
   })

@@ -38,6 +38,12 @@ export class RecordingObserver implements SessionObserver {
     this.authentications += 1
   }
 
+  readonly upstreamFailures: { cause: string; opened: boolean }[] = []
+
+  upstreamFailed(cause: string, opened: boolean): void {
+    this.upstreamFailures.push({ cause, opened })
+  }
+
   ended(end: SessionEnd): void {
     this.ends.push(end)
   }

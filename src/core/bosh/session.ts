@@ -104,6 +104,8 @@ interface TerminateOptions {
   readonly closeUpstream?: boolean
   /** With nobody to tell now, keep the terminal body for the client's next request. */
   readonly linger?: boolean
+  /** A request being processed, not yet held, that is told like the held ones (the end was not its doing). */
+  readonly include?: Outstanding
 }
 
 /** §11, §12: an "empty" request, as the polling rules count them. */
@@ -295,6 +297,7 @@ export class BoshSession implements UpstreamSink {
           )
           return
         case 'failed':
+          this.#observer?.upstreamFailed(end.cause, end.opened)
           this.#terminate(
             { reason: 'upstream-failed', condition: 'remote-connection-failed', text: end.text, ...(end.detail !== undefined ? { detail: end.detail } : {}) },
             { payload, linger: true },
@@ -642,7 +645,7 @@ export class BoshSession implements UpstreamSink {
   }
 
   /** Client payloads for the server, in order; a server that stops taking them ends the session. */
-  #sendUpstream(elements: readonly Element[], trigger?: Outstanding): void {
+  #sendUpstream(elements: readonly Element[], current?: Outstanding): void {
     const port = this.#port
     if (!port || elements.length === 0) return
     for (const element of elements) {
@@ -655,7 +658,7 @@ export class BoshSession implements UpstreamSink {
       port.detach()
       this.#terminate(
         { reason: 'upstream-failed', condition: 'remote-connection-failed', text: 'upstream stopped reading', detail: `${port.bufferedBytes} bytes unsent` },
-        trigger ? { trigger } : { linger: true },
+        current ? { include: current, linger: true } : { linger: true },
       )
     }
   }
@@ -729,6 +732,7 @@ export class BoshSession implements UpstreamSink {
     const outstanding: Outstanding[] = entries
     const trigger = options.trigger
     if (trigger && !outstanding.includes(trigger)) outstanding.push(trigger)
+    if (options.include && !outstanding.includes(options.include)) outstanding.push(options.include)
     outstanding.sort((a, b) => a.rid - b.rid)
     const base = { legacy: this.params.legacy, contentType: this.params.contentType }
     const payload = options.payload ?? []

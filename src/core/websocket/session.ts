@@ -340,6 +340,7 @@ export class WebSocketSession implements UpstreamSink {
           this.#finish({ reason: 'upstream-error', condition: end.condition }, { kind: 'forward-error', error: end.error })
           return
         case 'failed':
+          this.#observer.upstreamFailed(end.cause, end.opened)
           this.#finish(
             { reason: 'upstream-failed', condition: 'remote-connection-failed', text: end.text, ...(end.detail !== undefined ? { detail: end.detail } : {}) },
             { kind: 'stream-error', condition: 'remote-connection-failed', text: end.text },

@@ -159,8 +159,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
         clock: options.clock,
         upstream: options.upstreams.forSession({ preamble: proxyProtocolHeader(options.proxyProtocol, client.connection), log }),
         observer: {
-          relayed: observer.relayed,
-          authenticated: observer.authenticated,
+          ...observer,
           ended: (end) => {
             observer.ended(end)
             sessions.delete(session)

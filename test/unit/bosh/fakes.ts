@@ -14,7 +14,8 @@ import { negotiate } from '../../../src/core/bosh/negotiate.js'
 import type { BoshOptions } from '../../../src/core/bosh/options.js'
 import type { BoshReply, BoshResponder } from '../../../src/core/bosh/reply.js'
 import { BoshSession } from '../../../src/core/bosh/session.js'
-import type { RouteVerdict, UpstreamConnector, UpstreamHeader, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../../../src/core/xmpp/upstream-port.js'
+import type { RouteVerdict, UpstreamHeader } from '../../../src/core/xmpp/upstream-port.js'
+import { FakeConnector, FakeUpstream, Wire } from '../../support/fake-upstream.js'
 import { BoshCounters, RecordingObserver } from '../../support/bosh-counters.js'
 import { BODY_LIMITS, BOSH_OPTIONS, XML_LIMITS } from '../../support/limits.js'
 import { ManualClock } from '../../support/manual-clock.js'
@@ -39,10 +40,8 @@ export function keySequence(seed: string, n: number): string[] {
   return keys.reverse()
 }
 
-/** Everything that crossed either side, in order. */
-export class Wire {
-  readonly log: string[] = []
-}
+export { Wire }
+export { FakeConnector, FakeUpstream } from '../../support/fake-upstream.js'
 
 /** A responder that fails the test if answered twice and records the reply on the wire. */
 export class RecordingResponder implements BoshResponder {
@@ -73,64 +72,6 @@ export class RecordingResponder implements BoshResponder {
     const reply = this.reply
     if (reply.status !== 200) throw new Error(`${this.label} got HTTP ${reply.status}`)
     return reply.body
-  }
-}
-
-/** A recording UpstreamPort: what the session asked of its upstream, in order on the wire. */
-export class FakeUpstream implements UpstreamPort {
-  sink: UpstreamSink | undefined
-  opened: UpstreamOpenRequest | undefined
-  readonly sent: string[] = []
-  restarts = 0
-  closed = 0
-  detached = 0
-  /** What `bufferedBytes` reports: a test sets it to play a server that stopped reading. */
-  bufferedBytes = 0
-  constructor(private readonly wire: Wire) {}
-
-  open(request: UpstreamOpenRequest): void {
-    this.opened = request
-    this.wire.log.push(`upstream open ${request.to}`)
-  }
-
-  send(xml: string): boolean {
-    this.sent.push(xml)
-    this.wire.log.push(`upstream send ${xml}`)
-    return true
-  }
-
-  restart(): void {
-    this.restarts += 1
-    this.wire.log.push('upstream restart')
-  }
-
-  pause(): void {}
-  resume(): void {}
-
-  close(): void {
-    this.closed += 1
-    this.wire.log.push('upstream close')
-  }
-
-  detach(): void {
-    this.detached += 1
-    this.wire.log.push('upstream detach')
-  }
-}
-
-/** Routes every domain (or refuses as told) and hands out one FakeUpstream. */
-export class FakeConnector implements UpstreamConnector {
-  verdict: RouteVerdict | undefined
-  constructor(readonly upstream: FakeUpstream) {}
-
-  route(to: string | undefined): RouteVerdict {
-    if (this.verdict) return this.verdict
-    return to === undefined ? { ok: false, condition: 'improper-addressing', reason: 'no to' } : { ok: true, domain: to.toLowerCase() }
-  }
-
-  connect(sink: UpstreamSink): UpstreamPort {
-    this.upstream.sink = sink
-    return this.upstream
   }
 }
 
