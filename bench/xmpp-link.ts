@@ -11,7 +11,10 @@
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { Element, parse as parseXml } from 'ltx'
-import SaxLtx from 'ltx/src/parsers/ltx.js'
+import { Parser } from 'ltx'
+import type { SaxTokenizer } from 'ltx'
+
+const SaxLtx = Parser.prototype.DefaultParser
 import { WebSocket } from 'ws'
 import { BoshTransport } from './bosh-transport.js'
 
@@ -52,7 +55,7 @@ export interface TransportSink {
 
 /** One RFC 6120 stream: children of the root come out as ltx elements. */
 class TcpTransport implements Transport {
-  #sax: SaxLtx | undefined
+  #sax: SaxTokenizer | undefined
   #generation = 0
 
   constructor(private readonly socket: Socket, private readonly sink: TransportSink) {
@@ -95,7 +98,7 @@ class TcpTransport implements Transport {
     )
   }
 
-  #newSax(): SaxLtx {
+  #newSax(): SaxTokenizer {
     const generation = ++this.#generation
     const sax = new SaxLtx()
     let depth = 0

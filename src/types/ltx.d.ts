@@ -28,16 +28,20 @@ declare module 'ltx' {
     toString(): string
     write(writer: (chunk: string) => void): void
   }
-  export function escapeXML(s: string): string
-  export function escapeXMLText(s: string): string
-  export function parse(s: string): Element
-}
-
-declare module 'ltx/src/parsers/ltx.js' {
-  import { EventEmitter } from 'node:events'
   /** ltx's SAX tokenizer: emits startElement(name, attrs), endElement(name, selfClosing), text(str). */
-  export default class SaxLtx extends EventEmitter {
+  export interface SaxTokenizer {
+    on(event: 'startElement', listener: (name: string, attrs: Record<string, string>) => void): this
+    on(event: 'endElement', listener: (name: string) => void): this
+    on(event: 'text', listener: (text: string) => void): this
+    removeAllListeners(): this
     write(data: string): void
     end(data?: string): void
   }
+  /** The tree builder; its prototype names the SAX tokenizer it uses by default. */
+  export class Parser {
+    DefaultParser: new () => SaxTokenizer
+  }
+  export function escapeXML(s: string): string
+  export function escapeXMLText(s: string): string
+  export function parse(s: string): Element
 }

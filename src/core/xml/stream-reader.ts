@@ -8,8 +8,8 @@
  * exception from ltx becomes `not-well-formed` for this reader only. After
  * the first failure the reader is inert: it returns nothing more.
  */
-import { Element } from 'ltx'
-import SaxLtx from 'ltx/src/parsers/ltx.js'
+import { Element, Parser } from 'ltx'
+import type { SaxTokenizer } from 'ltx'
 import type { StreamFailure } from '../conditions.js'
 import { streamFailure } from '../conditions.js'
 import { RestrictedScanner } from './restricted-scanner.js'
@@ -35,7 +35,7 @@ export class XmlStreamReader {
   /** Accepted text after the last completed tag, not yet given to ltx. */
   #heldBack: string[] = []
   #scanner: RestrictedScanner
-  #sax: SaxLtx
+  #sax: SaxTokenizer
   #events: ReaderEvent[] = []
   #root: Element | undefined
   #cursor: Element | undefined
@@ -150,7 +150,7 @@ export class XmlStreamReader {
     return [{ type: 'error', failure }]
   }
 
-  #newSax(): SaxLtx {
+  #newSax(): SaxTokenizer {
     const sax = new SaxLtx()
     sax.on('startElement', (name: string, attrs: Record<string, string>) => this.#onStart(name, attrs))
     sax.on('endElement', () => this.#onEnd())
@@ -205,6 +205,13 @@ export class XmlStreamReader {
     cursor.t(text)
   }
 }
+
+/**
+ * ltx's own SAX tokenizer, reached through its public entry point: the
+ * Parser class names it as its default. The reader builds elements itself
+ * (stream children stand alone), so ltx's tree builder is not used.
+ */
+const SaxLtx = Parser.prototype.DefaultParser
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const joined = new Uint8Array(a.length + b.length)
