@@ -7,7 +7,7 @@ import { makeConfig } from '../../src/config/index.js'
 import type { ConfigValues } from '../../src/config/index.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { buildServer } from '../../src/server.js'
-import type { Causeway } from '../../src/server.js'
+import type { Causeway, ServerDeps } from '../../src/server.js'
 
 export interface RunningCauseway {
   readonly causeway: Causeway
@@ -22,11 +22,12 @@ export interface RunningCauseway {
   stop(): Promise<void>
 }
 
-export async function startCauseway(overrides: Partial<ConfigValues> = {}): Promise<RunningCauseway> {
+/** `deps.clock`: a test clock drives every deadline (the sockets stay real). */
+export async function startCauseway(overrides: Partial<ConfigValues> = {}, deps: Pick<ServerDeps, 'clock'> = {}): Promise<RunningCauseway> {
   const config = makeConfig({ host: '127.0.0.1', port: 0, logLevel: 'debug', wsPingIntervalMs: 0, ...overrides })
   const lines: string[] = []
   const logger = createLogger(config.logLevel, { write: (line: string) => void lines.push(line) })
-  const causeway = await buildServer(config, { logger })
+  const causeway = await buildServer(config, { logger, ...deps })
   await causeway.app.listen({ host: config.host, port: config.port })
   const { port } = causeway.app.server.address() as AddressInfo
   let stopped: Promise<void> | undefined

@@ -50,3 +50,22 @@ export async function withTimeout<T>(promise: Promise<T>, what: string, timeoutM
     clearTimeout(timer)
   }
 }
+
+/** How often `eventually` looks again. */
+const POLL_MS = 25
+
+/**
+ * Poll `ready` until it gives a value other than undefined or false, and
+ * return that value; reject naming `what` after `timeoutMs`. For state
+ * that changes without an event to wait on (metrics, a log file, another
+ * process); where there is an event, `Waiters` wakes sooner.
+ */
+export async function eventually<T>(what: string, ready: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await ready()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+}

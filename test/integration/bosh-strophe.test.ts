@@ -3,6 +3,7 @@
  * Prosody, talking to a WebSocket session through the same Causeway.
  */
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { $iq, $pres } from 'strophe.js'
 import { xml } from '@xmpp/client'
 import { startProsody } from '../helpers/prosody.js'
@@ -100,8 +101,7 @@ t.test('Strophe.js over BOSH', async (t) => {
   t.test('a clean terminate ends the session', async (t) => {
     await frank.disconnect()
     await erin.disconnect()
-    const deadline = Date.now() + 5000
-    while (cw.causeway.bosh.registry.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await eventually('the BOSH sessions to end', () => cw.causeway.bosh.registry.size === 0)
     t.equal(cw.causeway.bosh.registry.size, 0, 'no BOSH session left')
     t.match(await cw.causeway.metrics.registry.metrics(), /causeway_sessions_open\{transport="bosh"\} 0/)
     t.match(await cw.causeway.metrics.registry.metrics(), /causeway_bytes_total\{transport="bosh",direction="to_client"\} [1-9]\d{5,}/, 'bytes to BOSH clients are counted (over 100 KB of messages)')

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { startProsody } from '../helpers/prosody.js'
 import { freePort } from '../helpers/ports.js'
 import { OPEN, rawClient } from '../helpers/ws-client.js'
@@ -45,8 +46,7 @@ t.test('SIGTERM: upstream closed, then <close/>, then exit 0', async (t) => {
   const port = await freePort()
   const proc = run(['--port', String(port), '--upstream', `localhost=tcp://127.0.0.1:${prosody.c2sPort}`, '--log-level', 'info'])
   t.teardown(() => proc.child.kill('SIGKILL'))
-  const deadline = Date.now() + 15_000
-  while (!proc.out().includes('causeway listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  await eventually('causeway to listen', () => proc.out().includes('causeway listening'))
   t.match(proc.out(), /causeway listening/)
 
   const client = await rawClient(`ws://127.0.0.1:${port}/xmpp-websocket`)
@@ -67,7 +67,6 @@ t.test('SIGTERM: upstream closed, then <close/>, then exit 0', async (t) => {
   t.equal(await proc.exited, 0, 'exit status 0')
   t.ok(Date.now() - started < 10_000, 'within the shutdown deadline')
   t.match(proc.out(), /shutdown complete/)
-  const logDeadline = Date.now() + 3000
-  while (!/Received <\/stream:stream>/.test(prosody.logs()) && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 50))
+  await eventually('Prosody to log our </stream:stream>', () => /Received <\/stream:stream>/.test(prosody.logs()))
   t.match(prosody.logs(), /Received <\/stream:stream>/, 'Prosody received our </stream:stream>: the upstream stream was closed, not dropped')
 })

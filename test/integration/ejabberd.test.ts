@@ -6,6 +6,7 @@
  * the server and really ended with a clean close.
  */
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { $iq, $pres, Strophe } from 'strophe.js'
 import { xml } from '@xmpp/client'
 import type { Element as XmlElement } from 'ltx'
@@ -49,13 +50,6 @@ const { domain } = ejabberd
 /** ejabberd's view: the resources `username` has online right now. */
 const resources = async (server: RunningEjabberd, username: string) => (await server.sessions(username)).map((s) => s.resource).sort()
 
-async function eventually(what: string, ready: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 /** The SASL mechanism ejabberd says `user` authenticated with (its log line for the login). */
 async function mechanismOf(user: string): Promise<string | undefined> {

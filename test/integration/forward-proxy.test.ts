@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import type { TLSSocket } from 'node:tls'
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { parse as parseXml } from 'ltx'
 import type { Element } from 'ltx'
 import { startCauseway } from '../helpers/causeway.js'
@@ -133,16 +134,12 @@ async function proxiedRequest(proxyPort: number, request: string): Promise<strin
 }
 
 /** Squid writes a tunnel's access-log line when the tunnel closes. */
-async function waitForLog(read: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const line = read()
+function waitForLog(read: () => string, pattern: RegExp): Promise<string> {
+  return eventually(`an access-log line matching ${String(pattern)}`, () =>
+    read()
       .split('\n')
-      .find((l) => pattern.test(l))
-    if (line !== undefined) return line
-    if (Date.now() > deadline) throw new Error(`no access-log line matching ${String(pattern)}; log:\n${read()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+      .find((l) => pattern.test(l)),
+  )
 }
 
 t.test('wss:// through an HTTP CONNECT tunnel in a forward proxy (Squid)', async (t) => {

@@ -5,6 +5,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { startProsody } from '../helpers/prosody.js'
 import { startCauseway } from '../helpers/causeway.js'
 import { OPEN, rawClient } from '../helpers/ws-client.js'
@@ -50,8 +51,7 @@ t.test('memory returns to baseline after hostile floods on both transports', asy
   await round() // warm up code paths, JIT and pools
   const baseline = await settledHeap()
   for (let i = 0; i < 4; i++) await round()
-  const deadline = Date.now() + 5000
-  while ((cw.causeway.websocket.sessions.size > 0 || cw.causeway.bosh.registry.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  await eventually('every session to end', () => cw.causeway.websocket.sessions.size === 0 && cw.causeway.bosh.registry.size === 0)
   t.equal(cw.causeway.websocket.sessions.size, 0, 'no WebSocket session left')
   t.equal(cw.causeway.bosh.registry.size, 0, 'no BOSH session left')
   const after = await settledHeap()

@@ -8,6 +8,7 @@
  * session, for WebSocket and BOSH clients bound to 127.0.0.7.
  */
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import http from 'node:http'
 import net from 'node:net'
 import { WebSocket } from 'ws'
@@ -26,15 +27,6 @@ const STEP_TIMEOUT_MS = 15_000
 
 const V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex')
 
-async function eventually<T>(what: string, ready: () => T | undefined | Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await ready()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 // ---------------------------------------------------------------------------
 // A TCP relay in front of ejabberd that records what Causeway sends upstream.

@@ -3,6 +3,7 @@
  * WebSocket transport to a real Prosody.
  */
 import t from 'tap'
+import { eventually } from '../helpers/wait.js'
 import { xml } from '@xmpp/client'
 import { startProsody } from '../helpers/prosody.js'
 import { startCauseway } from '../helpers/causeway.js'
@@ -71,8 +72,7 @@ t.test('WebSocket: login, bind, messages, presence, iq, close against Prosody', 
   t.test('a clean close ends both sessions and is counted', async (t) => {
     await alice.stop()
     await bob.stop()
-    const deadline = Date.now() + 5000
-    while (cw.causeway.websocket.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await eventually('both WebSocket sessions to end', () => cw.causeway.websocket.sessions.size === 0)
     t.equal(cw.causeway.websocket.sessions.size, 0, 'no session left open')
     const metrics = await cw.causeway.metrics.registry.metrics()
     t.match(metrics, /causeway_session_closes_total\{transport="websocket",reason="client-close",condition="normal"\} 2/)

@@ -93,6 +93,8 @@ export class WebSocketSession implements UpstreamSink {
   #domain: string | undefined
   /** The client has been sent an `<open/>` for the current stream. */
   #openSent = false
+  /** The client has been sent our `<close/>`. */
+  #closeSent = false
   #authenticated = false
   #alive = true
   #upstreamPaused = false
@@ -154,8 +156,10 @@ export class WebSocketSession implements UpstreamSink {
   /** RFC 7395 §3.2: XMPP travels in text frames only. */
   binaryMessage(): void {
     this.#run(() => {
-      if (this.#state === 'closed') return
-      this.#finish({ reason: 'binary-frame', condition: 'unsupported-data', text: 'binary frames are not XMPP' }, { kind: 'ws-close', code: WS_UNSUPPORTED_DATA, reason: 'binary frames are not XMPP' })
+      // RFC 7395 §3.6: after <close/> nothing more is processed.
+      if (this.#state === 'closed' || this.#state === 'closing') return
+      const text = 'binary frames are not XMPP'
+      this.#finish({ reason: 'binary-frame', condition: 'unsupported-data', text }, { kind: 'ws-close', code: WS_UNSUPPORTED_DATA, reason: text }, 'close')
     })
   }
 
@@ -163,7 +167,7 @@ export class WebSocketSession implements UpstreamSink {
   messageTooBig(): void {
     this.#run(() => {
       if (this.#state === 'closed') return
-      this.#finish({ reason: 'bad-input', condition: 'policy-violation', text: 'message larger than maxStanzaBytes' }, { kind: 'silence' })
+      this.#finish({ reason: 'bad-input', condition: 'policy-violation', text: 'message larger than maxStanzaBytes' }, { kind: 'silence' }, 'close')
     })
   }
 
@@ -223,6 +227,7 @@ export class WebSocketSession implements UpstreamSink {
           this.#end ??= { reason: 'shutdown', condition: 'system-shutdown' }
           this.#state = 'closing'
           if (this.#upstream) this.#upstream.close()
+          else if (this.#closeSent) this.#closeSocket(WS_GOING_AWAY)
           else this.#finish(this.#end, { kind: 'going-away' })
       }
     })
@@ -230,7 +235,7 @@ export class WebSocketSession implements UpstreamSink {
 
   #onFrame(frame: ClientFrame): void {
     if (frame.kind === 'error') {
-      this.#finish({ reason: 'bad-input', condition: frame.failure.condition, text: frame.failure.text }, { kind: 'stream-error', condition: frame.failure.condition, text: frame.failure.text })
+      this.#finish({ reason: 'bad-input', condition: frame.failure.condition, text: frame.failure.text }, { kind: 'stream-error', condition: frame.failure.condition, text: frame.failure.text }, 'close')
       return
     }
     if (this.#state === 'awaiting-open') {
@@ -244,7 +249,9 @@ export class WebSocketSession implements UpstreamSink {
     }
     switch (frame.kind) {
       case 'open':
-        // RFC 7395 §3.5: a new <open/> after SASL success restarts the stream.
+        // RFC 7395 §3.5: a new <open/> after SASL success restarts the stream. One sent again
+        // before the first stream opened asks for what is already coming: nothing to do.
+        if (this.#state === 'opening') return
         this.#openSent = false
         this.#upstream?.restart()
         return
@@ -328,6 +335,11 @@ export class WebSocketSession implements UpstreamSink {
     this.#run(() => {
       this.#upstream = undefined
       if (this.#state === 'closed') return
+      if (this.#state === 'closing' && this.#end) {
+        // We were closing anyway (the client's <close/>, or shutdown): however the upstream went, finish that close.
+        this.#finish(this.#end, this.#shuttingDown ? { kind: 'going-away' } : { kind: 'close' })
+        return
+      }
       switch (end.kind) {
         case 'closed':
           if (this.#shuttingDown) {
@@ -359,38 +371,43 @@ export class WebSocketSession implements UpstreamSink {
 
   /**
    * The one terminate path: the end is recorded (first decision wins), the
-   * upstream is dropped unless it is closing politely, and the client hears
-   * the farewell. The session reports its end once the socket has closed.
+   * upstream is let go and the client hears the farewell. The session
+   * reports its end once the socket has closed.
+   *
+   * `upstream`: `detach` keeps the server's session resumable (XEP-0198) for
+   * a client that may come back (gone, silent, not reading); `close` ends it
+   * politely for a client that broke the rules.
    */
-  #finish(end: SessionEnd, farewell: Farewell): void {
+  #finish(end: SessionEnd, farewell: Farewell, upstream: 'close' | 'detach' = 'detach'): void {
     if (this.#state === 'closed') return
     this.#end ??= end
     this.#cancelTimers(farewell.kind === 'close')
+    if (upstream === 'close') this.#closeUpstream()
     switch (farewell.kind) {
       case 'stream-error': {
         this.#detachUpstream()
         this.#ensureOpenSent()
-        const [error, close] = streamErrorMessages({ condition: farewell.condition, ...(farewell.text !== undefined ? { text: farewell.text } : {}) })
+        const [error] = streamErrorMessages({ condition: farewell.condition, ...(farewell.text !== undefined ? { text: farewell.text } : {}) })
         this.#send(error)
-        this.#send(close)
+        this.#sendClose()
         this.#closeSocket(WS_NORMAL)
         return
       }
       case 'forward-error':
         this.#ensureOpenSent()
         this.#send(clientMessage(farewell.error))
-        this.#send(CLOSE_MESSAGE)
+        this.#sendClose()
         this.#closeSocket(WS_NORMAL)
         return
       case 'close':
         // RFC 7395 §3.6: answer or announce with <close/>; the client should now close the WebSocket.
-        this.#send(CLOSE_MESSAGE)
+        this.#sendClose()
         this.#state = 'closing'
         this.#closeTimer = this.#timer(() => this.#closeSocket(WS_NORMAL), this.#settings.closeTimeoutMs)
         return
       case 'going-away':
         this.#detachUpstream()
-        this.#send(CLOSE_MESSAGE)
+        this.#sendClose()
         this.#closeSocket(WS_GOING_AWAY)
         return
       case 'ws-close':
@@ -441,6 +458,20 @@ export class WebSocketSession implements UpstreamSink {
     const upstream = this.#upstream
     this.#upstream = undefined
     upstream?.detach()
+  }
+
+  /** End the server's session politely without waiting for it: the sink will hear of it after the session is over. */
+  #closeUpstream(): void {
+    const upstream = this.#upstream
+    this.#upstream = undefined
+    upstream?.close()
+  }
+
+  /** RFC 7395 §3.6: `<close/>`, once. */
+  #sendClose(): void {
+    if (this.#closeSent) return
+    this.#closeSent = true
+    this.#send(CLOSE_MESSAGE)
   }
 
   #ensureOpenSent(): void {

@@ -80,6 +80,8 @@ export class ClientStream implements UpstreamPort {
   #loopback = false
   #tlsRequired = false
   #everOpened = false
+  /** The current stream's features have arrived: its elements are the client's to see. */
+  #streamOpen = false
   #authenticated = false
   /** Client data that arrived before the first stream was open. */
   #early: string[] = []
@@ -187,8 +189,10 @@ export class ClientStream implements UpstreamPort {
       case 'awaiting-header':
       case 'awaiting-features':
       case 'open':
-        // RFC 6120 §4.4: send our close tag, then wait for the server's.
+        // RFC 6120 §4.4: send our close tag, then wait for the server's. Only the close deadline runs now.
         this.#state = 'closing'
+        for (const timer of [this.#connectTimer, this.#preAuthTimer]) timer?.cancel()
+        this.#connectTimer = this.#preAuthTimer = undefined
         this.#link?.write(STREAM_CLOSE)
         this.#closeTimer = this.clock.setTimeout(() => this.#finish({ kind: 'closed' }, 'end'), this.settings.closeTimeoutMs)
     }
@@ -220,10 +224,15 @@ export class ClientStream implements UpstreamPort {
 
   linkData(chunk: Uint8Array): void {
     for (const event of this.#reader.write(chunk)) {
-      this.#onEvent(event)
       // After <proceed/> the bytes are TLS; after the end, nothing counts.
-      if (this.#state === 'closed' || this.#state === 'securing') return
+      if (this.#deaf()) return
+      this.#onEvent(event)
     }
+  }
+
+  /** Read through a method: the handler of the previous event may have changed the state. */
+  #deaf(): boolean {
+    return this.#state === 'closed' || this.#state === 'securing'
   }
 
   linkDrained(): void {
@@ -249,13 +258,27 @@ export class ClientStream implements UpstreamPort {
   #onEvent(event: ReaderEvent): void {
     switch (event.type) {
       case 'error':
+        if (this.#state === 'closing') {
+          // Our close tag is out: nothing may follow it (RFC 6120 §4.4), and the stream is over anyway.
+          this.#finish({ kind: 'closed' }, 'drop')
+          return
+        }
         // The server broke the rules we hold clients to: tell it, and fail this session only.
         this.#link?.write(streamErrorXml(event.failure.condition, event.failure.text) + STREAM_CLOSE)
-        this.#fail('protocol', 'the XMPP server sent bad XML', `upstream XML: ${event.failure.condition}`)
+        this.#fail('protocol', 'the XMPP server sent bad XML', `upstream XML: ${event.failure.condition}`, 'end')
         return
       case 'stream-end':
-        // RFC 6120 §4.4: the server closed its stream; close ours unless we already did.
-        if (this.#state !== 'closing') this.#link?.write(STREAM_CLOSE)
+        if (this.#state === 'closing') {
+          this.#finish({ kind: 'closed' }, 'end')
+          return
+        }
+        // RFC 6120 §4.4: the server closed its stream; close ours.
+        this.#link?.write(STREAM_CLOSE)
+        if (!this.#everOpened) {
+          // A server that hangs up before it ever offered features did not serve this client.
+          this.#fail('protocol', 'the XMPP server closed the stream before it opened', 'stream closed before the first features', 'end')
+          return
+        }
         this.#finish({ kind: 'closed' }, 'end')
         return
       case 'stream-start':
@@ -268,6 +291,8 @@ export class ClientStream implements UpstreamPort {
   }
 
   #onHeader(header: Element): void {
+    // Closing: the server may still owe us the header of the stream we are leaving.
+    if (this.#state === 'closing') return
     if (this.#state !== 'awaiting-header') {
       this.#fail('protocol', 'the XMPP server sent an unexpected stream header')
       return
@@ -275,7 +300,7 @@ export class ClientStream implements UpstreamPort {
     const verdict = checkStreamHeader(header)
     if (verdict !== 'ok') {
       this.#link?.write(streamErrorXml(verdict) + STREAM_CLOSE)
-      this.#fail('protocol', 'the XMPP server sent a bad stream header', `upstream stream header: ${verdict}`)
+      this.#fail('protocol', 'the XMPP server sent a bad stream header', `upstream stream header: ${verdict}`, 'end')
       return
     }
     this.#header = header
@@ -300,8 +325,11 @@ export class ClientStream implements UpstreamPort {
       case 'starttls':
         this.#onStartTlsAnswer(element)
         return
-      case 'open':
       case 'closing':
+        // Only a stream the client was shown may still speak to it (not features of one we are leaving).
+        if (this.#streamOpen) this.sink.upstreamElement(element)
+        return
+      case 'open':
         if (!this.#authenticated && element.getName() === 'success' && SASL_SUCCESS_NAMESPACES.has(element.getNS() ?? '')) {
           this.#onAuthenticated()
         }
@@ -327,6 +355,7 @@ export class ClientStream implements UpstreamPort {
     const header = this.#header
     if (!header) return
     this.#state = 'open'
+    this.#streamOpen = true
     const firstOpen = !this.#everOpened
     this.#everOpened = true
     if (firstOpen) {
@@ -363,6 +392,7 @@ export class ClientStream implements UpstreamPort {
     if (!request) return
     this.#reader.reset()
     this.#header = undefined
+    this.#streamOpen = false
     this.#state = 'awaiting-header'
     this.#link?.write(streamHeader(request))
   }
@@ -395,9 +425,10 @@ export class ClientStream implements UpstreamPort {
     this.#finish({ kind: 'auth-timeout' }, polite ? 'end' : 'drop')
   }
 
-  #fail(cause: UpstreamFailureCause, text: string, detail?: string): void {
+  /** `link: 'end'` when a stream error for the server is on its way and must not be cut off. */
+  #fail(cause: UpstreamFailureCause, text: string, detail?: string, link: 'end' | 'drop' = 'drop'): void {
     if (this.#state === 'closed') return
-    this.#finish({ kind: 'failed', cause, opened: this.#everOpened, text, ...(detail !== undefined ? { detail } : {}) }, 'drop')
+    this.#finish({ kind: 'failed', cause, opened: this.#everOpened, text, ...(detail !== undefined ? { detail } : {}) }, link)
   }
 
   /**

@@ -95,10 +95,10 @@ t.test('a slow server: when the port refuses more, the client is not read until 
   ])
 })
 
-t.test('RFC 7395 §3.2: a binary frame is answered with close 1003 and no XMPP words; the upstream is detached', async (t) => {
+t.test('RFC 7395 §3.2: a binary frame is answered with close 1003 and no XMPP words; the upstream is closed', async (t) => {
   const h = new SessionHarness().opened()
   h.session.binaryMessage()
-  t.same(h.wire.log, ['upstream detach', 'close 1003 binary frames are not XMPP'])
+  t.same(h.wire.log, ['upstream close', 'close 1003 binary frames are not XMPP'], 'a client that broke the rules gets no resumable session: the upstream is closed politely')
   t.same(h.peer.closes, [{ code: 1003, reason: 'binary frames are not XMPP' }])
   h.session.peerClosed()
   t.same(h.observer.ends, [{ reason: 'binary-frame', condition: 'unsupported-data', text: 'binary frames are not XMPP' }])
@@ -116,23 +116,23 @@ t.test('RFC 6455 §7.1.1: a client that does not complete the closing handshake 
   t.equal(h.observer.ends.length, 1)
 })
 
-t.test('a message over maxStanzaBytes: the WebSocket library closes (1009) itself; the session adds nothing and drops the upstream', async (t) => {
+t.test('a message over maxStanzaBytes: the WebSocket library closes (1009) itself; the session adds nothing and closes the upstream', async (t) => {
   const h = new SessionHarness().opened()
   h.session.messageTooBig()
-  t.same(h.wire.log, ['upstream detach'])
+  t.same(h.wire.log, ['upstream close'])
   t.equal(h.session.state, 'closed')
   h.client(`<message xmlns='jabber:client'/>`)
-  t.same(h.wire.log, ['upstream detach'], 'nothing more is read')
+  t.same(h.wire.log, ['upstream close'], 'nothing more is read')
   h.session.peerClosed()
   t.same(h.observer.ends, [{ reason: 'bad-input', condition: 'policy-violation', text: 'message larger than maxStanzaBytes' }])
   t.equal(h.clock.pending, 0)
 })
 
-t.test('RFC 7395 §3.3.3 not-well-formed: a broken message ends the stream with a stream error, <close/> and close 1000; the upstream is detached', async (t) => {
+t.test('RFC 7395 §3.3.3 not-well-formed: a broken message ends the stream with a stream error, <close/> and close 1000; the upstream is closed', async (t) => {
   const h = new SessionHarness().opened()
   h.client(`<message xmlns='jabber:client'><body>`)
   t.same(h.wire.log, [
-    'upstream detach',
+    'upstream close',
     `client <stream:error xmlns:stream='http://etherx.jabber.org/streams'><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>incomplete element</text></stream:error>`,
     CLIENT_CLOSE,
     'close 1000',

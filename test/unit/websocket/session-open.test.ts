@@ -148,5 +148,15 @@ t.test('RFC 7395 §3.5: a stream error while a restart is under way is preceded 
   h.client(OPEN())
   h.mark()
   h.client(`<message xmlns='jabber:client'><body>unclosed</message>`)
-  t.same(h.wire.log, ['upstream detach', `client ${BARE_OPEN('example.com')}`, `client ${STREAM_ERROR('not-well-formed', 'end tag does not match start tag')}`, CLIENT_CLOSE, 'close 1000'])
+  t.same(h.wire.log, ['upstream close', `client ${BARE_OPEN('example.com')}`, `client ${STREAM_ERROR('not-well-formed', 'end tag does not match start tag')}`, CLIENT_CLOSE, 'close 1000'])
+})
+
+t.test('RFC 7395 §3.5: an <open/> sent again before the first stream opened asks for what is already coming, so it changes nothing', async (t) => {
+  const h = new SessionHarness()
+  h.client(OPEN())
+  h.mark()
+  h.client(OPEN())
+  t.same(h.wire.log, [], 'no restart, no error')
+  t.equal(h.upstream.restarts, 0)
+  t.equal(h.session.state, 'opening')
 })

@@ -7,8 +7,7 @@ import t from 'tap'
 import { serialize } from '../../../src/core/xml/serialize.js'
 import { LINGER_AFTER_END_MS } from '../../../src/core/xmpp/client-stream.js'
 import type { UpstreamFailureCause } from '../../../src/core/xmpp/upstream-port.js'
-import { coreBug } from '../../support/core-bug.js'
-import { ERR_NS, FEATURES_PLAIN, FEATURES_STARTTLS, LOOPBACK, OUR_CLOSE, OUR_HEADER, PLAIN_REMOTE, STREAMS_NS, StreamHarness, TLS_NS, serverHeader } from './fakes.js'
+import { ERR_NS, FEATURES_PLAIN, FEATURES_STARTTLS, LOOPBACK, OUR_CLOSE, PLAIN_REMOTE, STREAMS_NS, StreamHarness, TLS_NS, serverHeader } from './fakes.js'
 
 const MSG = `<message xmlns="jabber:client" to="b@example.com"><body>hi</body></message>`
 const CONFLICT = `<stream:error><conflict xmlns='${ERR_NS}'/><text xmlns='${ERR_NS}'>Replaced by new connection</text></stream:error>`
@@ -90,7 +89,6 @@ t.test('RFC 6120 §4.4: the server’s </stream:stream> is answered with ours an
 
 t.test(
   'RFC 6120 §4.4: close() while the server’s header is awaited completes as closed when the server answers header and close tag',
-  coreBug("#onHeader fails any header outside 'awaiting-header', so in 'closing' the header the server owes us is a protocol failure"),
   async (t) => {
     const h = new StreamHarness()
     h.connect(LOOPBACK)
@@ -104,7 +102,6 @@ t.test(
 
 t.test(
   'RFC 6120 §5.3.1: close() before the features: the features that follow are not handed to the sink as an element (unfiltered)',
-  coreBug("in 'closing' every element is relayed, so features of a stream that never opened reach the client with <starttls/>"),
   async (t) => {
     const h = new StreamHarness()
     h.connect(PLAIN_REMOTE)
@@ -118,7 +115,6 @@ t.test(
 
 t.test(
   'the port contract (“the sink hears closed”): the pre-authentication deadline passing during the close handshake does not turn it into auth-timeout',
-  coreBug('the pre-auth timer keeps running in closing; #authTimedOut then finishes with auth-timeout and drops the link'),
   async (t) => {
     const h = new StreamHarness().opened()
     h.clock.advance(h.settings.preAuthTimeoutMs - 1_000)
@@ -133,7 +129,6 @@ t.test(
 
 t.test(
   'the port contract (“the sink hears closed”): the connect deadline passing during the close handshake does not turn it into a timeout failure',
-  coreBug('the connect timer keeps running in closing when close() came before the first features'),
   async (t) => {
     const h = new StreamHarness()
     h.connect(LOOPBACK)
@@ -161,12 +156,10 @@ t.test('RFC 6120 §4.9.1.1: the server’s <stream:error> ends the stream: ours 
   t.equal(serialize(end.error), CONFLICT_OUT)
   h.clock.advance(LINGER_AFTER_END_MS)
   t.same(h.wire.log.slice(3), ['link destroy'])
-})
 
-t.test('RFC 6120 §4.9.2: a stream error without a condition we know is undefined-condition', async (t) => {
-  const h = new StreamHarness().opened()
-  h.server(`<stream:error><bogus-condition xmlns='${ERR_NS}'/><text xmlns='${ERR_NS}'>?</text></stream:error>`)
-  t.match(h.sink.ends, [{ kind: 'stream-error', condition: 'undefined-condition' }])
+  const unknown = new StreamHarness().opened()
+  unknown.server(`<stream:error><bogus-condition xmlns='${ERR_NS}'/><text xmlns='${ERR_NS}'>?</text></stream:error>`)
+  t.match(unknown.sink.ends, [{ kind: 'stream-error', condition: 'undefined-condition' }], 'RFC 6120 §4.9.2: a condition we do not know is undefined-condition')
 })
 
 t.test('RFC 6120 §4.9.1.1: a stream error before the features (host-unknown) ends the stream the same way', async (t) => {
@@ -187,7 +180,6 @@ t.test('RFC 6120 §4.9.1.1: a stream error in answer to our close tag is forward
 
 t.test(
   'RFC 6120 §4.4: the server’s stream error and its close tag in separate reads: our close tag is written once, and nothing after link.end()',
-  coreBug("linkData processes the first event of a read before checking for 'closed'; stream-end then writes </stream:stream> again after end()"),
   async (t) => {
     const h = new StreamHarness().opened()
     h.server(CONFLICT)
@@ -196,49 +188,45 @@ t.test(
   },
 )
 
-t.test('RFC 6120 §4.9.3.12 not-well-formed: bad XML from the server gets our stream error and close tag; the stream fails with cause protocol', async (t) => {
+t.test('RFC 6120 §4.9.3.12, §11.1: bad XML from the server (not-well-formed, restricted-xml) gets our stream error and close tag, which are flushed before the link goes; the stream fails with cause protocol', async (t) => {
   const h = new StreamHarness().opened()
   h.server(`<message from='a@example.com'><body>hi</message>`)
-  t.same(h.wire.log, [`link write ${OUR_ERROR('not-well-formed', 'end tag does not match start tag')}${OUR_CLOSE}`, 'link destroy', 'sink end failed protocol'])
+  t.same(h.wire.log, [`link write ${OUR_ERROR('not-well-formed', 'end tag does not match start tag')}${OUR_CLOSE}`, 'link end', 'sink end failed protocol'])
   t.same(h.sink.ends, [{ kind: 'failed', cause: 'protocol', opened: true, text: 'the XMPP server sent bad XML', detail: 'upstream XML: not-well-formed' }])
-  t.equal(h.clock.pending, 0)
+  t.equal(h.clock.pending, 1, 'only the linger timer')
+  h.clock.advance(LINGER_AFTER_END_MS)
+  t.equal(h.wire.log.at(-1), 'link destroy')
+
+  const comment = new StreamHarness()
+  comment.connect(LOOPBACK)
+  comment.mark()
+  comment.server(serverHeader() + '<!-- debug -->')
+  t.same(comment.wire.log, [`link write ${OUR_ERROR('restricted-xml', 'comments are not allowed')}${OUR_CLOSE}`, 'link end', 'sink end failed protocol'], 'RFC 6120 §11.1: a comment is restricted-xml')
+  t.same(comment.sink.ends, [{ kind: 'failed', cause: 'protocol', opened: false, text: 'the XMPP server sent bad XML', detail: 'upstream XML: restricted-xml' }])
 })
 
-t.test('RFC 6120 §11.1 restricted-xml: a comment from the server is refused the same way', async (t) => {
-  const h = new StreamHarness()
-  h.connect(LOOPBACK)
+t.test('RFC 6120 §4.4: bad XML from the server after our close tag is not answered (nothing may follow </stream:stream>); the close is over', async (t) => {
+  const h = new StreamHarness().opened()
+  h.stream.close()
   h.mark()
-  h.server(serverHeader() + '<!-- debug -->')
-  t.same(h.wire.log, [`link write ${OUR_ERROR('restricted-xml', 'comments are not allowed')}${OUR_CLOSE}`, 'link destroy', 'sink end failed protocol'])
-  t.same(h.sink.ends, [{ kind: 'failed', cause: 'protocol', opened: false, text: 'the XMPP server sent bad XML', detail: 'upstream XML: restricted-xml' }])
+  h.server('<message><body></message>')
+  t.same(h.wire.log, ['link destroy', 'sink end closed'], 'nothing written after our close tag')
+  t.same(h.sink.ends, [{ kind: 'closed' }])
 })
-
-t.test(
-  'RFC 6120 §4.4: bad XML from the server after our close tag is not answered with a stream error (nothing may follow </stream:stream>)',
-  coreBug("the 'error' event writes a stream error and a second close tag whatever the state, also in 'closing'"),
-  async (t) => {
-    const h = new StreamHarness().opened()
-    h.stream.close()
-    h.mark()
-    h.server('<message><body></message>')
-    t.same(h.wire.log.filter((line) => line.startsWith('link write')), [], 'nothing written after our close tag')
-    t.match(h.sink.ends, [{ kind: 'failed', cause: 'protocol' }])
-  },
-)
 
 t.test('RFC 6120 §4.7.5: a bad server header (wrong default namespace, no version) gets our stream error; the stream fails with cause protocol', async (t) => {
   const h = new StreamHarness()
   h.connect(LOOPBACK)
   h.mark()
   h.server(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${STREAMS_NS}' from='example.com' id='s1' version='1.0'>`)
-  t.same(h.wire.log, [`link write ${OUR_ERROR('invalid-namespace')}${OUR_CLOSE}`, 'link destroy', 'sink end failed protocol'])
+  t.same(h.wire.log, [`link write ${OUR_ERROR('invalid-namespace')}${OUR_CLOSE}`, 'link end', 'sink end failed protocol'])
   t.same(h.sink.ends, [{ kind: 'failed', cause: 'protocol', opened: false, text: 'the XMPP server sent a bad stream header', detail: 'upstream stream header: invalid-namespace' }])
 
   const version = new StreamHarness()
   version.connect(LOOPBACK)
   version.mark()
   version.server(`<stream:stream xmlns='jabber:client' xmlns:stream='${STREAMS_NS}' from='example.com' id='s1'>`)
-  t.same(version.wire.log, [`link write ${OUR_ERROR('unsupported-version')}${OUR_CLOSE}`, 'link destroy', 'sink end failed protocol'], 'no version 1.x is unsupported-version')
+  t.same(version.wire.log, [`link write ${OUR_ERROR('unsupported-version')}${OUR_CLOSE}`, 'link end', 'sink end failed protocol'], 'no version 1.x is unsupported-version')
 })
 
 t.test('RFC 6120 §4.3.2: an element other than features after the header fails the stream with cause protocol', async (t) => {
@@ -404,7 +392,6 @@ t.test('after the end, calls and link events change nothing and nothing is repor
 
 t.test(
   'RFC 6120 §4.4: after an auth-timeout close, the server’s answering </stream:stream> is not answered again',
-  coreBug("stream-end writes </stream:stream> unless the state is 'closing'; in 'closed' it writes it again, after link.end()"),
   async (t) => {
     const h = new StreamHarness().opened()
     h.clock.advance(h.settings.preAuthTimeoutMs)
@@ -413,3 +400,12 @@ t.test(
     t.same(h.wire.log, [])
   },
 )
+
+t.test('a server that closes its stream before it ever sent features did not serve the client: failed (protocol), not a clean close', async (t) => {
+  const h = new StreamHarness()
+  h.connect(LOOPBACK)
+  h.mark()
+  h.server(serverHeader() + '</stream:stream>')
+  t.same(h.wire.log, [`link write ${OUR_CLOSE}`, 'link end', 'sink end failed protocol'])
+  t.same(h.sink.ends, [{ kind: 'failed', cause: 'protocol', opened: false, text: 'the XMPP server closed the stream before it opened', detail: 'stream closed before the first features' }])
+})

@@ -20,7 +20,6 @@ import {
   TLS_REQUIRED,
   serverHeader,
 } from './fakes.js'
-import { coreBug } from '../../support/core-bug.js'
 
 const MSG = (n: number) => `<message xmlns="jabber:client" to="b@example.com" id="m${n}"><body>n°${n}</body></message>`
 
@@ -176,7 +175,6 @@ t.test('RFC 6120 §5.3.1, RFC 5802 §6: the client sees the features without <st
 
 t.test(
   'XEP-0388 §2, RFC 5802 §6: -PLUS mechanisms offered for SASL2 are removed too (the client is not on the channel they bind to)',
-  coreBug('stream-features.ts filters -PLUS only inside urn:ietf:params:xml:ns:xmpp-sasl <mechanisms>, not inside XEP-0388 <authentication>'),
   async (t) => {
     const h = new StreamHarness()
     h.connect(DIRECT_TLS)
