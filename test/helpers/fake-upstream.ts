@@ -19,10 +19,12 @@ export interface FakeUpstream {
   close(): Promise<void>
 }
 
-const FEATURES =
+/** RFC 6120 SASL with PLAIN: what the fake offers unless told otherwise. */
+export const SASL_FEATURES =
   "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
 
-export async function startFakeUpstream(domain = 'localhost'): Promise<FakeUpstream> {
+/** `features`: the <stream:features/> it answers every stream header with. */
+export async function startFakeUpstream(domain = 'localhost', features = SASL_FEATURES): Promise<FakeUpstream> {
   const connections: FakeConnection[] = []
   const waiting: Array<(c: FakeConnection) => void> = []
   const opened: FakeConnection[] = []
@@ -37,7 +39,7 @@ export async function startFakeUpstream(domain = 'localhost'): Promise<FakeUpstr
       if (!answered && text.includes('<stream:stream')) {
         answered = true
         socket.write(
-          `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='${domain}' id='fake-${connections.length}' version='1.0'>${FEATURES}`,
+          `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='${domain}' id='fake-${connections.length}' version='1.0'>${features}`,
         )
         const waiter = waiting.shift()
         if (waiter) waiter(connection)
