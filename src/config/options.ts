@@ -595,7 +595,8 @@ export const OPTIONS: OptionTable = {
     min: SECOND,
     max: HOUR,
     unit: 'ms',
-    description: 'A session not authenticated within this time is closed; bounds idle unauthenticated sessions.',
+    description:
+      'A session whose client has not authenticated (SASL or SASL2 success) within this time of opening its stream is closed with policy-violation; bounds idle unauthenticated sessions.',
   },
   nodeId: {
     group: 'Sessions',

@@ -6,16 +6,19 @@
 import type { BoshCondition } from '../conditions.js'
 
 /** Why the registry refused a request without a session to give it to. */
-export type RefusalReason =
-  | 'shutting-down'
-  | 'max-sessions'
-  | 'max-sessions-per-ip'
-  | 'invalid-creation'
-  | 'target-refused'
-  | 'unknown-sid'
-  | 'malformed-body'
+export const REFUSAL_REASONS = [
+  'shutting-down',
+  'max-sessions',
+  'max-sessions-per-ip',
+  'invalid-creation',
+  'target-refused',
+  'unknown-sid',
+  'malformed-body',
   /** §19: a request over plain HTTP for a session created over HTTPS (the connection is closed). */
-  | 'insecure-request'
+  'insecure-request',
+] as const
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
 export interface BoshMetrics {
   /** Held requests went up (+) or down (−) by this much. */

@@ -28,24 +28,23 @@ export interface UpstreamHeader {
   readonly secure: boolean
 }
 
-/** Why we could not reach or keep the server; labels `causeway_upstream_connect_failures_total{reason}`. */
-export type UpstreamFailureCause =
-  /** TCP connection refused. */
-  | 'refused'
-  /** No endpoint found (SRV and host lookups failed). */
-  | 'dns'
-  /** No stream features within `upstreamConnectTimeoutMs` (TCP, TLS and the header included). */
-  | 'timeout'
-  /** Another socket error, or the connection closed before the stream opened. */
-  | 'network'
-  /** TLS handshake or certificate failure, STARTTLS refused, absent where required. */
-  | 'tls'
-  /** The server broke RFC 6120: bad header, bad XML, an unexpected element. */
-  | 'protocol'
-  /** The open stream's connection was lost without `</stream:stream>`. */
-  | 'lost'
-  /** The server left our output unread for `drainTimeoutMs`, or past the unsent-bytes cap. */
-  | 'not-reading'
+/**
+ * Why we could not reach or keep the server, with what each means (for
+ * docs/conditions.md). Labels `causeway_upstream_connect_failures_total{reason}`
+ * when the stream never opened.
+ */
+export const UPSTREAM_FAILURE_CAUSES = {
+  refused: 'TCP connection refused (`ECONNREFUSED`)',
+  dns: 'the server could not be located (SRV and host lookups found nothing)',
+  timeout: 'no stream features within `upstreamConnectTimeoutMs` (DNS, TCP, TLS and the stream header included)',
+  network: 'another socket error, or the connection closed before the stream opened',
+  tls: 'TLS handshake or certificate failure, STARTTLS refused, or not offered where `starttls://` requires it',
+  protocol: 'the server broke RFC 6120: a bad header, bad XML, an unexpected element, or a stream closed before its features',
+  lost: 'the open stream’s connection was lost without `</stream:stream>`',
+  'not-reading': 'the server left our output unread for `drainTimeoutMs` (or, for BOSH, past 4× `writeBufferHighWaterBytes`)',
+} as const
+
+export type UpstreamFailureCause = keyof typeof UPSTREAM_FAILURE_CAUSES
 
 export type UpstreamEnd =
   /** The stream ended cleanly: the server's `</stream:stream>`, or our own close completed. */

@@ -16,6 +16,7 @@ import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
 import { escapeText } from '../../core/xml/serialize.js'
 import { originAllowed } from '../../edge/origin-policy.js'
+import type { EdgeRefusal } from '../../edge/refusals.js'
 import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxiedConnection, ProxyProtocolVersion } from '../../net/proxy-protocol.js'
@@ -72,6 +73,7 @@ function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
 export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOptions): Promise<BoshTransport> {
   const { log, metrics } = route
   const observers = new SessionObservers(metrics, 'bosh')
+  const refusedAtEdge = (reason: EdgeRefusal) => metrics.refusals.inc({ transport: 'bosh', reason })
   const registry = new BoshSessionRegistry({
     options: route.options,
     clock: route.clock,
@@ -111,7 +113,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
   }
 
   const refuseOrigin = (reply: FastifyReply) => {
-    metrics.refusals.inc({ transport: 'bosh', reason: 'origin' })
+    refusedAtEdge('origin')
     return reply.code(403).header('content-type', 'text/plain; charset=utf-8').header('vary', 'Origin').send('Origin not allowed\n')
   }
 
@@ -140,7 +142,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       if (request.method !== 'POST') return done()
       const socket = request.raw.socket
       const timer = route.clock.setTimeout(() => {
-        metrics.refusals.inc({ transport: 'bosh', reason: 'body-timeout' })
+        refusedAtEdge('body-timeout')
         if (!socket || socket.destroyed || typeof socket.end !== 'function') return
         socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         socket.destroy()
@@ -178,7 +180,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       // Draining: existing sessions carry on, new ones are sent elsewhere.
       const parsed = registry.parse(body)
       if (parsed.ok && parsed.request.kind === 'create') {
-        metrics.refusals.inc({ transport: 'bosh', reason: 'draining' })
+        refusedAtEdge('draining')
         return reply.code(503).headers({ ...cors, 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' }).send('Server is shutting down\n')
       }
       registry.handleParsed(parsed, responder, context)
@@ -223,7 +225,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       const cors = corsHeaders(request) ?? {}
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) {
         // Cut before parsing; answered in BOSH terms (§17.2 policy-violation) so clients stop, not retry.
-        metrics.refusals.inc({ transport: 'bosh', reason: 'body-too-large' })
+        refusedAtEdge('body-too-large')
         send(reply, cors, terminalReply({ condition: 'policy-violation' }))
         return reply
       }

@@ -13,6 +13,7 @@ import type { IdSource } from '../../core/ids.js'
 import { WebSocketSession } from '../../core/websocket/session.js'
 import type { WebSocketPeer, WebSocketSessionSettings } from '../../core/websocket/session.js'
 import { originAllowed } from '../../edge/origin-policy.js'
+import type { EdgeRefusal } from '../../edge/refusals.js'
 import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxyProtocolVersion } from '../../net/proxy-protocol.js'
@@ -98,7 +99,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     preClose: (done: () => void) => done(),
   })
 
-  const refuse = (reply: FastifyReply, status: number, reason: string, message: string, headers: Record<string, string> = {}) => {
+  const refuse = (reply: FastifyReply, status: number, reason: EdgeRefusal, message: string, headers: Record<string, string> = {}) => {
     metrics.refusals.inc({ transport: 'websocket', reason })
     return reply.code(status).headers({ 'content-type': 'text/plain; charset=utf-8', connection: 'close', ...headers }).send(message + '\n')
   }
