@@ -59,13 +59,13 @@ export type TlsReload =
   | { readonly ok: true; readonly subject: string; readonly validTo: string }
   | { readonly ok: false; readonly error: string }
 
-export interface TlsFiles {
+interface TlsFiles {
   readonly cert: string
   readonly key: string
 }
 
 /** The certificate and key as PEM, checked to belong together; throws with a readable message. */
-export function loadTlsFiles(certPath: string, keyPath: string): TlsFiles & { readonly certificate: X509Certificate } {
+function loadTlsFiles(certPath: string, keyPath: string): TlsFiles & { readonly certificate: X509Certificate } {
   const read = (path: string, what: string) => {
     try {
       return readFileSync(path, 'utf8')

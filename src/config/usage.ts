@@ -53,7 +53,7 @@ function formatInteger(n: number, unit: 'ms' | 'bytes' | 'seconds' | 'count'): s
 }
 
 /** The default as shown in help and docs. */
-export function formatDefault(spec: AnyOption): string {
+function formatDefault(spec: AnyOption): string {
   switch (spec.kind) {
     case 'integer':
       return formatInteger(spec.default, spec.unit)
@@ -71,7 +71,7 @@ export function formatDefault(spec: AnyOption): string {
 }
 
 /** The accepted values in words: `0–65535`, `1000–600000 ms`, a list of levels. */
-export function formatAllowed(spec: AnyOption): string {
+function formatAllowed(spec: AnyOption): string {
   switch (spec.kind) {
     case 'integer': {
       const unit = { ms: ' ms', bytes: ' bytes', seconds: ' s', count: '' }[spec.unit]

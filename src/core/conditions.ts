@@ -66,13 +66,10 @@ export const NS = {
   xbosh: 'urn:xmpp:xbosh',
 } as const
 
-export function isStreamCondition(name: string): name is StreamCondition {
+function isStreamCondition(name: string): name is StreamCondition {
   return (STREAM_CONDITIONS as readonly string[]).includes(name)
 }
 
-export function isBoshCondition(name: string): name is BoshCondition {
-  return (BOSH_CONDITIONS as readonly string[]).includes(name)
-}
 
 /**
  * Why a stream (either transport) ends. `text` is a short human explanation

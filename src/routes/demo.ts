@@ -17,10 +17,10 @@ export interface DemoOptions {
   readonly domain: string
 }
 
-export const DEMO_PATH = '/demo/'
+const DEMO_PATH = '/demo/'
 
 /** Where converse.js's dist bundle is installed; a clear error when it is not. */
-export function converseDist(): string {
+function converseDist(): string {
   try {
     const require = createRequire(import.meta.url)
     // The package exports ./dist/* but not its package.json.

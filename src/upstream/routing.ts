@@ -50,7 +50,7 @@ export class RoutingError extends Error {
 }
 
 const WILDCARD = '*'
-export const DEFAULT_PORTS = { tcp: 5222, starttls: 5222, tls: 5223 } as const
+const DEFAULT_PORTS = { tcp: 5222, starttls: 5222, tls: 5223 } as const
 
 const URL_SYNTAX = 'expected tcp://host[:port], starttls://host[:port], tls://host[:port] or srv'
 

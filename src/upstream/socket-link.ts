@@ -19,7 +19,7 @@ export interface LinkSettings {
 }
 
 /** RFC 1122 loopback: a server on this host, reached without crossing a network. */
-export function isLoopbackTarget(target: UpstreamTarget): boolean {
+function isLoopbackTarget(target: UpstreamTarget): boolean {
   if (target.kind === 'srv') return false
   return target.host === 'localhost' || target.host.startsWith('127.') || target.host === '::1'
 }

@@ -11,7 +11,7 @@ import { DEFAULT_CONTENT_TYPE } from './reply.js'
 export const SECOND_MS = 1000
 
 /** The highest BOSH version we implement. */
-export const BOSH_VERSION: BoshVersion = { major: 1, minor: 11 }
+const BOSH_VERSION: BoshVersion = { major: 1, minor: 11 }
 
 export interface SessionParams {
   /** rid of the creation request. */
@@ -47,7 +47,7 @@ export interface SessionParams {
 
 export type Negotiation = { readonly ok: true; readonly params: SessionParams } | { readonly ok: false; readonly failure: BoshFailure }
 
-export function compareVersions(a: BoshVersion, b: BoshVersion): number {
+function compareVersions(a: BoshVersion, b: BoshVersion): number {
   return a.major !== b.major ? a.major - b.major : a.minor - b.minor
 }
 

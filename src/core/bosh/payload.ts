@@ -44,12 +44,6 @@ export function upstreamPayload(el: Element): Payload {
   return toPayload(el)
 }
 
-/** True for `<stream:NAME/>` as it arrives detached from the upstream stream root. */
-export function isStreamElement(el: Element, local: string): boolean {
-  if (el.name === `stream:${local}`) return true
-  return el.getName() === local && el.getNS() === NS.stream
-}
-
 /**
  * The response wrapper: `<body xmlns='http://jabber.org/protocol/httpbind' …>`.
  * `xmlns:xmpp` is declared when an `xmpp:` attribute is present (XEP-0206 §4)

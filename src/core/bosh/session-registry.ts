@@ -25,7 +25,7 @@ import { BoshSession } from './session.js'
  * A sid as the adapter's IdSource makes it: an optional `NODE.` prefix and a
  * random part, all URL- and attribute-safe.
  */
-export const SID_PATTERN = /^[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*$/
+const SID_PATTERN = /^[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*$/
 const MAX_SID_LENGTH = 128
 
 /** §17.2 host-unknown / host-gone: what the adapter's routing says about a target. */

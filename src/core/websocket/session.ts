@@ -59,9 +59,9 @@ export interface WebSocketSessionDeps {
 }
 
 /** RFC 6455 §7.4.1 status codes used here. */
-export const WS_NORMAL = 1000
-export const WS_GOING_AWAY = 1001
-export const WS_UNSUPPORTED_DATA = 1003
+const WS_NORMAL = 1000
+const WS_GOING_AWAY = 1001
+const WS_UNSUPPORTED_DATA = 1003
 
 type State = 'awaiting-open' | 'opening' | 'open' | 'closing' | 'closed'
 

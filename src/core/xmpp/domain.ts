@@ -15,7 +15,7 @@ const MAX_ASCII_NAME_LENGTH = 253
 /** A dotted-quad IPv4 address without leading zeros (as node's isIPv4 accepts). */
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 
-export function isIPv4Literal(value: string): boolean {
+function isIPv4Literal(value: string): boolean {
   return IPV4.test(value)
 }
 

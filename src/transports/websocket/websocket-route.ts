@@ -23,7 +23,7 @@ import type { Metrics } from '../../observability/metrics.js'
 import { SessionObservers } from '../../observability/session-observer.js'
 import type { Upstreams } from '../../upstream/connector.js'
 
-export const XMPP_SUBPROTOCOL = 'xmpp'
+const XMPP_SUBPROTOCOL = 'xmpp'
 
 export interface WebSocketRouteOptions {
   readonly path: string
