@@ -305,6 +305,17 @@ function only(label: string, value: number, labels: readonly string[] = LABELS):
   return Object.fromEntries(labels.map((l) => [l, l === label ? value : 0]))
 }
 
+const total = (counts: Counts) => Object.values(counts).reduce((a, b) => a + b, 0)
+
+/** Poll `ready` every 50 ms until it holds; fail naming `what` after `timeoutMs`. */
+async function until(ready: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
 function countLabels(sids: readonly string[]): Counts {
   const counts: Counts = Object.fromEntries(LABELS.map((l) => [l, 0]))
   for (const sid of sids) counts[labelOf(sid)] = (counts[labelOf(sid)] ?? 0) + 1
@@ -367,7 +378,7 @@ t.test('the shipped cluster config: no stick table, routing on the sid label, ti
   for (const name of servers) t.ok('value' in OPTIONS.nodeId.check!(name), `server name ${name} is a valid nodeId`)
 
   // The compose file's variant must route exactly like the shipped one, and be a valid HAProxy config itself
-  // (its servers are compose service names, unresolvable here: `init-addr none` lets them start DOWN).
+  // (its servers are compose service names, unresolvable here: `init-addr libc,none` lets it start without them).
   t.same(backendRouting(await readFile(COMPOSE_CLUSTER_CFG, 'utf8')), routing, 'docker/haproxy/haproxy-cluster.cfg routes like the shipped file')
   const check = await execFileAsync(findDaemon('haproxy', 'haproxy', 'HAProxy'), ['-c', '-f', COMPOSE_CLUSTER_CFG]).then(
     () => 'valid',
@@ -427,12 +438,18 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
   await t.test('BOSH sessions are created on every node, and every follow-up request reaches its node', async (t) => {
     const sessionsBefore = await sample(nodes, 'causeway_sessions_total{transport="bosh"}')
     const closedBefore = await sample(nodes, 'causeway_session_closes_total{transport="bosh",condition="normal"}')
-    // Nine creations at once; each session then keeps a request held at its node.
-    const sessions = await Promise.all(Array.from({ length: 9 }, () => RawSession.create(bosh, { wait: 20 })))
-    const held = sessions.map((s) => s.request())
+    // Nine sessions, each keeping a request held at its node (as a BOSH client does) before the next is created:
+    // leastconn then always has a node with fewer open connections to prefer.
+    const sessions: RawSession[] = []
+    const held: Array<Promise<Element>> = []
+    for (let i = 1; i <= 9; i++) {
+      const session = await RawSession.create(bosh, { wait: 20 })
+      sessions.push(session)
+      held.push(session.request())
+      await until(async () => total(await sample(nodes, 'causeway_bosh_held_requests')) === i, `${i} requests held`)
+    }
     const counts = countLabels(sessions.map((s) => s.sid))
-    t.comment(`sessions per node: ${JSON.stringify(counts)}`)
-    for (const label of LABELS) t.ok((counts[label] ?? 0) >= 2, `leastconn gave ${label} some of the nine (${counts[label]})`)
+    t.same(counts, { node1: 3, node2: 3, node3: 3 }, 'leastconn: every node got three of the nine')
     t.same(delta(await sample(nodes, 'causeway_sessions_total{transport="bosh"}'), sessionsBefore), counts, 'each node created exactly the sessions whose sids carry its label')
     t.same(await sample(nodes, 'causeway_sessions_open{transport="bosh"}'), counts, 'and holds them')
 
@@ -602,7 +619,7 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
     t.equal(body.attrs.type, 'terminate', 'a sid for an unknown node ends in a terminate')
     t.equal(body.attrs.condition, 'item-not-found', 'with item-not-found, from whichever node got it')
     const refused = delta(await sample(nodes, UNKNOWN_SID), before)
-    t.equal(Object.values(refused).reduce((a, b) => a + b, 0), 1, `exactly one node answered it (${JSON.stringify(refused)})`)
+    t.equal(total(refused), 1, `exactly one node answered it (${JSON.stringify(refused)})`)
     unknownSidExpected = Object.fromEntries(LABELS.map((l) => [l, (unknownSidExpected[l] ?? 0) + (refused[l] ?? 0)]))
     const pong = await owner('node1').request(ping('after-unknown'))
     t.ok(pong, 'and the proxy routes the next request as before')
@@ -682,8 +699,8 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
     const drainRefusals = async () => metricValue(await draining.metrics(), 'causeway_refusals_total{transport="bosh",reason="draining"}')
     const refusedBefore = await drainRefusals()
     t.ok(draining.signal('SIGTERM'), `SIGTERM to ${DRAINING} (shutdownDrainMs ${DRAIN_MS})`)
-    for (let i = 0; i < 100 && (await draining.readyStatus()) !== 503; i++) await sleep(50)
-    t.equal(await draining.readyStatus(), 503, '/readyz answers 503 at once')
+    await until(async () => (await draining.readyStatus()) === 503, `${DRAINING} /readyz 503`, 5000)
+    t.pass('/readyz answers 503 at once')
     const statusAtStart = (await proxy.serverStatus()).get(DRAINING) ?? ''
 
     // Before the health check notices, leastconn still picks the node: its 503 is retried on another one.
@@ -695,9 +712,8 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
     if (statusAtStart.startsWith('UP')) t.ok(retried >= 1, 'the retry path was exercised (the refusals never reached the client)')
     await Promise.all(early.map((s) => s.terminate()))
 
-    const deadline = Date.now() + 15_000
-    while (!((await proxy.serverStatus()).get(DRAINING) ?? '').startsWith('DOWN') && Date.now() < deadline) await sleep(200)
-    t.match((await proxy.serverStatus()).get(DRAINING), /^DOWN/, `HAProxy marked ${DRAINING} DOWN from /readyz`)
+    await until(async () => ((await proxy.serverStatus()).get(DRAINING) ?? '').startsWith('DOWN'), `HAProxy to mark ${DRAINING} DOWN`, 15_000)
+    t.pass(`HAProxy marked ${DRAINING} DOWN from /readyz`)
 
     const before = await sample(nodes, STANZAS_UP)
     await survivor.request(ping('while-draining'))
@@ -744,7 +760,7 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
     t.equal(body.attrs.condition, 'item-not-found', `the session’s next request: item-not-found, not a proxy error (after ${took} ms)`)
     t.ok(took < 5000, 'within the retry turn-around, not a timeout')
     const refused = delta(await sample(survivors, UNKNOWN_SID), before)
-    t.equal(Object.values(refused).reduce((a, b) => a + b, 0), 1, `answered by a surviving node (${JSON.stringify(refused)})`)
+    t.equal(total(refused), 1, `answered by a surviving node (${JSON.stringify(refused)})`)
 
     const fresh = await Promise.all(Array.from({ length: 4 }, () => RawSession.create(bosh)))
     t.ok(
@@ -752,9 +768,8 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
       `new sessions are created on the live nodes only (${fresh.map((s) => s.label).join(', ')})`,
     )
     await Promise.all(fresh.map((s) => s.terminate()))
-    const deadline = Date.now() + 15_000
-    while (!((await proxy.serverStatus()).get(CRASHING) ?? '').startsWith('DOWN') && Date.now() < deadline) await sleep(200)
-    t.match((await proxy.serverStatus()).get(CRASHING), /^DOWN/, `HAProxy marked ${CRASHING} DOWN`)
+    await until(async () => ((await proxy.serverStatus()).get(CRASHING) ?? '').startsWith('DOWN'), `HAProxy to mark ${CRASHING} DOWN`, 15_000)
+    t.pass(`HAProxy marked ${CRASHING} DOWN`)
   })
 
   for (const session of kept.values()) await session.terminate()
