@@ -461,6 +461,19 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
       t.equal(created?.remote, CLIENT_ADDRESS, `${session.label} logged session ${loggedSid(session.sid)} as coming from the client`)
     }
 
+    // X-Forwarded-Proto: the discovery links say https/wss though the nodes speak plain http.
+    const hostMeta = await new Promise<string>((resolve, reject) => {
+      https
+        .get(`${base}/.well-known/host-meta.json`, { agent: bosh.agent }, (response) => {
+          const chunks: Buffer[] = []
+          response.on('data', (chunk: Buffer) => chunks.push(chunk))
+          response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+        })
+        .on('error', reject)
+    })
+    t.match(hostMeta, `"wss://localhost:${proxy.port}/xmpp-websocket"`, 'X-Forwarded-Proto believed: discovery names wss://')
+    t.match(hostMeta, `"https://localhost:${proxy.port}/http-bind"`, 'and https://')
+
     // A terminate per session: it releases the held request and ends the session, each at its own node.
     await Promise.all(sessions.map((s) => s.terminate()))
     const heldBodies = await Promise.all(held)
