@@ -11,7 +11,7 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { basename, delimiter, isAbsolute, join } from 'node:path'
 import { freePort } from './ports.js'
 import { cleanUpOnExit } from './exit-cleanup.js'
 
@@ -26,7 +26,7 @@ export interface DaemonContext {
 export interface DaemonSpec {
   /** For messages: 'HAProxy'. */
   readonly name: string
-  /** Executable looked up on PATH, then in /usr/sbin and /usr/local/sbin. */
+  /** Executable looked up on PATH, then in /usr/sbin and /usr/local/sbin; an absolute path is used as it is. */
   readonly binary: string
   /** The Debian package that provides it, for the install hint. */
   readonly debianPackage: string
@@ -43,11 +43,19 @@ export interface DaemonSpec {
   /** The same as a shell command, for the watchdog that cleans up after a killed test process. */
   readonly cleanupCommand?: string
   readonly startTimeoutMs?: number
+  /** Working directory of the process; default the daemon's temp dir. */
+  readonly cwd?: string
+  /** How much of the captured stdout/stderr to keep (the tail); default 64 KiB. */
+  readonly maxOutputBytes?: number
 }
 
 export interface RunningDaemon {
   readonly port: number
   readonly dir: string
+  /** The daemon's process id (also its process group id). */
+  readonly pid: number
+  /** Send a signal to the daemon's process group (e.g. SIGTERM to start a graceful shutdown without waiting for it); false if it is gone. */
+  signal(signal: NodeJS.Signals): boolean
   /** Captured stdout/stderr plus the log files; still works after stop(). */
   logs(): string
   /** SIGTERM to the daemon's process group, SIGKILL after a grace period, remove the dir. Idempotent. */
@@ -61,6 +69,14 @@ const MAX_OUTPUT = 64 * 1024
 
 /** Absolute path of a daemon binary, or a clear error naming the Debian package. */
 export function findDaemon(binary: string, debianPackage: string, name = binary): string {
+  if (isAbsolute(binary)) {
+    try {
+      accessSync(binary, fsConstants.X_OK)
+      return binary
+    } catch {
+      throw new Error(`${name} is required for this test but ${binary} is not executable. Install it with: apt-get install -y ${debianPackage}`)
+    }
+  }
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin']
   for (const dir of dirs) {
     if (dir === '') continue
@@ -119,14 +135,15 @@ interface Launched {
   killed?: Promise<void>
 }
 
-function launch(binary: string, args: string[], dir: string, cleanupCommand: string | undefined): Launched {
+function launch(binary: string, args: string[], dir: string, spec: DaemonSpec): Launched {
+  const maxOutput = spec.maxOutputBytes ?? MAX_OUTPUT
   // Its own process group, so stop() reaches worker processes too (nginx).
-  const child = spawn(binary, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary, args, { cwd: spec.cwd ?? dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   let alive = true
   const capture = (chunk: Buffer): void => {
     output += chunk.toString()
-    if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT)
+    if (output.length > maxOutput) output = output.slice(-maxOutput)
   }
   child.stdout?.on('data', capture)
   child.stderr?.on('data', capture)
@@ -144,7 +161,7 @@ function launch(binary: string, args: string[], dir: string, cleanupCommand: str
   const pid = child.pid
   if (pid !== undefined) {
     live.set(pid, cleanUpOnExit(() => process.kill(-pid, 'SIGKILL'), dir))
-    startWatchdog(pid, dir, cleanupCommand)
+    startWatchdog(pid, dir, spec.cleanupCommand)
   }
   return { child, alive: () => alive, output: () => output, exited }
 }
@@ -209,7 +226,7 @@ class PortTaken extends Error {}
 /** Start a daemon in the foreground in a fresh temp dir and wait until it accepts connections on its port. */
 export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
   const binary = findDaemon(spec.binary, spec.debianPackage, spec.name)
-  const dir = await mkdtemp(join(tmpdir(), `causeway-${spec.binary}-`))
+  const dir = await mkdtemp(join(tmpdir(), `causeway-${basename(spec.binary)}-`))
   // The path goes into config files and the watchdog's shell script unquoted or in single quotes.
   if (!/^[\w./-]+$/.test(dir)) throw new Error(`${spec.name}: unusable temp dir path ${JSON.stringify(dir)} (set TMPDIR to a plain path)`)
   // Traversable for the unprivileged user a daemon may switch to when run as root.
@@ -225,7 +242,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
       // A previous attempt's logs would still show its bind failure.
       await Promise.all((spec.logFiles ?? []).map((name) => rm(join(dir, name), { force: true })))
       const args = await spec.prepare({ dir, port })
-      launched = launch(binary, args, dir, spec.cleanupCommand)
+      launched = launch(binary, args, dir, spec)
       try {
         await waitReady(spec, launched, port, fileLogs, deadline)
         break
@@ -250,6 +267,17 @@ export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
   return {
     port,
     dir,
+    pid: running.child.pid ?? 0,
+    signal: (signal) => {
+      const pid = running.child.pid
+      if (pid === undefined || !running.alive()) return false
+      try {
+        process.kill(-pid, signal)
+        return true
+      } catch {
+        return false
+      }
+    },
     logs: () => finalLogs ?? `--- ${spec.binary} stdout/stderr ---\n${running.output()}\n${fileLogs()}`,
     stop: async () => {
       stopping ??= (async () => {

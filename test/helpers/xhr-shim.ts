@@ -1,12 +1,14 @@
 /**
  * A spec-following subset of XMLHttpRequest for Strophe's BOSH transport in
- * Node: asynchronous POST/GET over node:http with a keep-alive agent (as a
- * browser would reuse connections), responseXML parsed by @xmldom/xmldom.
+ * Node: asynchronous POST/GET over node:http (or node:https for https://
+ * URLs) with a keep-alive agent (as a browser would reuse connections),
+ * responseXML parsed by @xmldom/xmldom.
  *
  * `NodeXMLHttpRequest.dropResponse` lets a test lose a response on the way
  * back, the way a flaky network would, to exercise BOSH retransmission.
  */
 import http from 'node:http'
+import https from 'node:https'
 import { DOMParser } from '@xmldom/xmldom'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
@@ -24,6 +26,8 @@ export class NodeXMLHttpRequest {
   static dropResponse: ((requestBody: string) => boolean) | undefined
   /** Every request body sent, for assertions. */
   static readonly sent: string[] = []
+  /** The agent for https:// URLs; a test whose server has a private CA sets one with `ca`. */
+  static httpsAgent: https.Agent = new https.Agent({ keepAlive: true, maxSockets: 8 })
 
   readyState = 0
   status = 0
@@ -72,9 +76,10 @@ export class NodeXMLHttpRequest {
     NodeXMLHttpRequest.sent.push(payload)
     const drop = NodeXMLHttpRequest.dropResponse?.(payload) ?? false
     const url = new URL(this.#url)
-    const request = http.request(
+    const secure = url.protocol === 'https:'
+    const request = (secure ? https : http).request(
       {
-        agent,
+        agent: secure ? NodeXMLHttpRequest.httpsAgent : agent,
         method: this.#method,
         hostname: url.hostname,
         port: url.port,
