@@ -437,7 +437,7 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
 
   await t.test('BOSH sessions are created on every node, and every follow-up request reaches its node', async (t) => {
     const sessionsBefore = await sample(nodes, 'causeway_sessions_total{transport="bosh"}')
-    const closedBefore = await sample(nodes, 'causeway_session_closes_total{transport="bosh",condition="normal"}')
+    const closedBefore = await sample(nodes, 'causeway_session_closes_total{transport="bosh",reason="client-close",condition="normal"}')
     // Nine sessions, each keeping a request held at its node (as a BOSH client does) before the next is created:
     // leastconn then always has a node with fewer open connections to prefer.
     const sessions: RawSession[] = []
@@ -478,7 +478,7 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
     await Promise.all(sessions.map((s) => s.terminate()))
     const heldBodies = await Promise.all(held)
     t.ok(heldBodies.every((b) => b.attrs.type === undefined), 'every held request was answered by its node, none with an error')
-    t.same(delta(await sample(nodes, 'causeway_session_closes_total{transport="bosh",condition="normal"}'), closedBefore), counts, 'each node closed its own sessions on their terminate')
+    t.same(delta(await sample(nodes, 'causeway_session_closes_total{transport="bosh",reason="client-close",condition="normal"}'), closedBefore), counts, 'each node closed its own sessions on their terminate')
     t.same(await sample(nodes, 'causeway_sessions_open{transport="bosh"}'), only('', 0), 'nothing left open')
     await assertNoMisrouting(t, 'creation, held requests, terminates')
   })
