@@ -19,10 +19,12 @@
  * reordered or damaged message, a failed login, a session that ended, a
  * crash, a hang. Slow is never a failure.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { startProsody } from '../test/helpers/prosody.js'
 import type { RunningProsody } from '../test/helpers/prosody.js'
 import { builtEntry, metricValue, startCausewayProcess } from './causeway-process.js'
@@ -56,26 +58,15 @@ function prosodyVersion(): string {
   }
 }
 
+/** The commit measured, and whether src/ differs from it. */
 function gitCommit(): string {
+  const root = fileURLToPath(new URL('..', import.meta.url))
   try {
-    const root = new URL('..', import.meta.url).pathname
-    let gitDir = join(root, '.git')
-    const dotGit = readFileSync(gitDir, 'utf8') // a worktree: "gitdir: …"
-    gitDir = /^gitdir: (.+)$/m.exec(dotGit)?.[1]?.trim() ?? gitDir
-    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim()
-    if (!head.startsWith('ref: ')) return head.slice(0, 7)
-    const ref = head.slice(5)
-    const common = readFileSync(join(gitDir, 'commondir'), 'utf8').trim()
-    const base = common.startsWith('/') ? common : join(gitDir, common)
-    for (const dir of [gitDir, base]) {
-      try {
-        return readFileSync(join(dir, ref), 'utf8').trim().slice(0, 7)
-      } catch {}
-    }
-    const packed = readFileSync(join(base, 'packed-refs'), 'utf8')
-    return new RegExp(`^([0-9a-f]{40}) ${ref}$`, 'm').exec(packed)?.[1]?.slice(0, 7) ?? '?'
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== ''
+    return `${commit}${dirty ? ' with uncommitted changes in src/' : ''}`
   } catch {
-    return '?'
+    return '(unknown)'
   }
 }
 
