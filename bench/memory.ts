@@ -10,6 +10,9 @@
  *    growth per session = (with sessions − baseline) / N;
  * 4. SIGTERM with the sessions open: it must exit 0.
  *
+ * Prosody is restarted before each measurement, so its own growth per
+ * upstream c2s session (reported as context) is a fresh process's too.
+ *
  * RSS includes garbage V8 has not collected yet; nothing here can force a
  * collection from outside, hence the settle time and the median.
  *
@@ -75,6 +78,8 @@ export interface MemoryOptions {
   /** Causeway's entry point (undefined: src/ under tsx). */
   readonly entry: string | undefined
   readonly upstreamPort: number
+  /** Restart Prosody (same ports and data) and return its new pid: each measurement gets a fresh one too. */
+  readonly restartProsody: () => Promise<number | undefined>
   readonly notes: string[]
 }
 
@@ -94,17 +99,19 @@ export async function runMemory(ctx: BenchContext, options: MemoryOptions): Prom
 async function measureOne(ctx: BenchContext, options: MemoryOptions, path: MemoryPath, asked: number): Promise<MemoryRun | undefined> {
   const { log, failures } = ctx
   const label = `memory ${path} N=${count(asked)}`
+  // A fresh Prosody as well, so its growth per upstream session is not hidden by memory freed earlier.
+  const prosodyPid = await options.restartProsody()
   // Descriptors: Causeway 2 per session, the load generator and Prosody 1 each.
   const budget = (pid: number | 'self', limit: number, perSession: number) => Math.floor((limit - fdsOpen(pid) - FD_MARGIN) / perSession)
   const causewayLimit = fdLimit('self') // a child inherits the load generator's limit
   const fits = Math.min(
     Math.floor((causewayLimit - 64 - FD_MARGIN) / 2),
     budget('self', fdLimit('self'), 1),
-    ctx.prosodyPid !== undefined ? budget(ctx.prosodyPid, fdLimit(ctx.prosodyPid), 1) : Infinity,
+    prosodyPid !== undefined ? budget(prosodyPid, fdLimit(prosodyPid), 1) : Infinity,
   )
   const n = Number.isFinite(fits) ? Math.min(asked, fits) : asked
   if (n < asked) {
-    const note = `${label}: measured at N=${count(n)}, the most that fits the open-file limits (Causeway ${causewayLimit}, 2 per session; load generator ${fdLimit('self')}; Prosody ${ctx.prosodyPid !== undefined ? fdLimit(ctx.prosodyPid) : '?'}; ${FD_MARGIN} kept free in each)`
+    const note = `${label}: measured at N=${count(n)}, the most that fits the open-file limits (Causeway ${causewayLimit}, 2 per session; load generator ${fdLimit('self')}; Prosody ${prosodyPid !== undefined ? fdLimit(prosodyPid) : '?'}; ${FD_MARGIN} kept free in each)`
     options.notes.push(note)
     log(note)
   }
@@ -134,7 +141,7 @@ async function measureOne(ctx: BenchContext, options: MemoryOptions, path: Memor
     await closeSessions(warm.links)
     await sleep(1000)
     const baseline = await rssMedian(cw.pid, 3, 300)
-    const prosodyBefore = ctx.prosodyPid !== undefined ? await rssMedian(ctx.prosodyPid, 3, 300) : undefined
+    const prosodyBefore = prosodyPid !== undefined ? await rssMedian(prosodyPid, 3, 300) : undefined
     log(`${label}: Causeway pid ${cw.pid}, RSS at start ${mib(start.rssKiB)}, after one session in and out ${mib(baseline.rssKiB)}; logging in ${count(n)}`)
 
     const opened = await openSessions(endpoint, ctx.users.slice(0, n), 'idle', login)
@@ -144,7 +151,7 @@ async function measureOne(ctx: BenchContext, options: MemoryOptions, path: Memor
     for (const link of links) link.trimIdleConnections()
     await sleep(timing.settleMs)
     const withSessions = await rssMedian(cw.pid, timing.samples, timing.sampleEveryMs)
-    const prosodyWith = ctx.prosodyPid !== undefined ? await rssMedian(ctx.prosodyPid, 3, 300) : undefined
+    const prosodyWith = prosodyPid !== undefined ? await rssMedian(prosodyPid, 3, 300) : undefined
     const metrics = await cw.metrics().catch(() => '')
     const transport = path === 'cw-ws' ? 'websocket' : 'bosh'
     const open = metricValue(metrics, `causeway_sessions_open{transport="${transport}"}`)
@@ -196,7 +203,5 @@ async function measureOne(ctx: BenchContext, options: MemoryOptions, path: Memor
   } finally {
     for (const link of links) link.destroy()
     await causeway?.stop(5000)
-    // Let Prosody finish tearing down N sessions before the next measurement.
-    await sleep(ctx.options.quick ? 500 : 2000)
   }
 }

@@ -134,12 +134,14 @@ async function main(): Promise<number> {
     startTimeoutMs: 60_000,
     extraConfig: 'network_settings = { nagle = false }',
   })
-  let prosodyPid: number | undefined
-  try {
-    prosodyPid = Number(readFileSync(join(prosody.dir, 'prosody.pid'), 'utf8').trim()) || undefined
-  } catch {
-    prosodyPid = undefined
+  const readPid = (): number | undefined => {
+    try {
+      return Number(readFileSync(join(prosody.dir, 'prosody.pid'), 'utf8').trim()) || undefined
+    } catch {
+      return undefined
+    }
   }
+  const prosodyPid = readPid()
   log(`Prosody pid ${prosodyPid ?? '?'} on 127.0.0.1:${prosody.c2sPort}${prosody.httpPort ? ` (http ${prosody.httpPort})` : ''} with ${count(userCount)} users, ready in ${fixed((performance.now() - prosodyStarted) / 1000, 1)} s`)
 
   const failures: string[] = []
@@ -215,7 +217,13 @@ async function main(): Promise<number> {
       }
     }
 
-    if (memoryCounts.length > 0) memoryRuns = await runMemory(ctx, { entry, upstreamPort: prosody.c2sPort, notes })
+    if (memoryCounts.length > 0) {
+      const restartProsody = async () => {
+        await prosody.restart()
+        return readPid()
+      }
+      memoryRuns = await runMemory(ctx, { entry, upstreamPort: prosody.c2sPort, restartProsody, notes })
+    }
   } catch (error) {
     failures.push(`aborted: ${(error as Error).stack ?? (error as Error).message}`)
   } finally {

@@ -144,7 +144,7 @@ export function mainTable(results: Results): string {
     extraRow('Login time p50 / p99 (ms)', (p) => `${ms(med(results.login, p, (r) => r.loginMs.p50))} / ${ms(med(results.login, p, (r) => r.loginMs.p99))}`)
   }
   if (results.memory.length > 0) {
-    extraRow(`Prosody RSS growth per upstream c2s session, N = ${results.memoryCounts.map(count).join(' / ')} (KiB; not a fresh process)`, (p) => {
+    extraRow(`Prosody RSS growth per upstream c2s session, N = ${results.memoryCounts.map(count).join(' / ')} (KiB; Prosody restarted before each)`, (p) => {
       const runs = results.memory.filter((m) => m.path === p)
       return runs.length === 0 ? DASH : results.memoryCounts.map((n) => fixed(runs.find((m) => m.asked === n)?.prosodyPerSessionKiB, 1)).join(' / ')
     })
