@@ -18,4 +18,4 @@ export interface BenchContext {
 export const sleep = (msec: number) => new Promise<void>((resolve) => setTimeout(resolve, msec))
 
 /** Pause between two paths' turns in a round, so one path's tail (closes, GC) does not land on the next. */
-export const GAP_MS = 300
+export const GAP_MS = 200

@@ -16,7 +16,7 @@ import type { CpuUsage } from './procstat.js'
 import { count, fixed, ms } from './report.js'
 import type { XmppLink } from './xmpp-link.js'
 
-const GRACE_MS = 300
+const GRACE_MS = 200
 const WARM_UP_MS = 1000
 
 export interface TrafficRound {
