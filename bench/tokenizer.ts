@@ -11,14 +11,26 @@
  */
 import { StringDecoder } from 'node:string_decoder'
 import { parseArgs } from 'node:util'
+import * as ltx from 'ltx'
 import { Element } from 'ltx'
-import SaxLtx from 'ltx/src/parsers/ltx.js'
 import { SaxesParser } from 'saxes'
 import { XmlStreamReader } from '../src/core/xml/stream-reader.js'
 import { median, rotate } from './paths.js'
 import { markdownTable } from './report.js'
 import { largeStanza, stanzaMix } from './tokenizer-corpus.js'
 import type { Corpus } from './tokenizer-corpus.js'
+
+/** ltx's SAX tokenizer, reached through its public entry (ltx.Parser's default tokenizer) rather than a deep import. */
+interface SaxTokenizer {
+  on(event: 'startElement', listener: (name: string, attrs: Record<string, string>) => void): unknown
+  on(event: 'endElement', listener: (name: string) => void): unknown
+  on(event: 'text', listener: (text: string) => void): unknown
+  write(data: string): void
+}
+const SaxLtx = (ltx as unknown as { Parser: { prototype: { DefaultParser: new () => SaxTokenizer } } }).Parser.prototype.DefaultParser
+
+/** The reader's default limits (the config defaults: maxStanzaBytes 262144 and the XML limits). */
+const LIMITS = { maxStanzaBytes: 256 * 1024, maxDepth: 64, maxAttributes: 64, maxAttributeValueBytes: 64 * 1024, maxNameBytes: 256 }
 
 /** One stream's worth of tokenizer. */
 export interface StreamTokenizer {
@@ -55,7 +67,7 @@ export const CANDIDATES: readonly TokenizerCandidate[] = [
     name: 'Causeway XmlStreamReader',
     note: "src/core/xml/stream-reader.ts in 'stream' mode, default limits: UTF-8 check and decode, RFC 6120 §11 scanner and byte budget, ltx SAX, one ltx Element tree per stanza",
     open() {
-      const reader = new XmlStreamReader('stream')
+      const reader = new XmlStreamReader('stream', LIMITS)
       return {
         feed(chunk) {
           let n = 0
@@ -70,7 +82,7 @@ export const CANDIDATES: readonly TokenizerCandidate[] = [
   },
   {
     name: 'ltx SAX alone',
-    note: "ltx/src/parsers/ltx.js: StringDecoder, then ltx's tokenizer (events only, no tree, no checks)",
+    note: "ltx.Parser's default tokenizer (ltx/src/parsers/ltx.js, reached through the public entry): StringDecoder, then SAX events only (no tree, no checks)",
     open() {
       const decoder = new StringDecoder('utf8')
       const sax = new SaxLtx()
