@@ -15,6 +15,7 @@ import * as ltx from 'ltx'
 import { Element } from 'ltx'
 import { SaxesParser } from 'saxes'
 import { XmlStreamReader } from '../src/core/xml/stream-reader.js'
+import { XmlTokenizer } from '../src/core/xml/tokenizer.js'
 import { median, rotate } from './paths.js'
 import { markdownTable } from './report.js'
 import { largeStanza, stanzaMix } from './tokenizer-corpus.js'
@@ -64,8 +65,30 @@ class Depth {
 
 export const CANDIDATES: readonly TokenizerCandidate[] = [
   {
+    name: 'Causeway XmlTokenizer',
+    note: "src/core/xml/tokenizer.ts in 'stream' mode, default limits: UTF-8, RFC 6120 §11, every limit and the stanza framing in one byte pass; each stanza as its bytes (what the relay path uses)",
+    open() {
+      let n = 0
+      let failure: string | undefined
+      const tokenizer = new XmlTokenizer('stream', LIMITS, {
+        rootStart: () => {},
+        element: () => void n++,
+        rootEnd: () => {},
+        error: (f) => void (failure = `${f.condition}: ${f.text ?? ''}`),
+      })
+      return {
+        feed(chunk) {
+          n = 0
+          tokenizer.write(chunk)
+          if (failure !== undefined) throw new Error(failure)
+          return n
+        },
+      }
+    },
+  },
+  {
     name: 'Causeway XmlStreamReader',
-    note: "src/core/xml/stream-reader.ts in 'stream' mode, default limits: UTF-8 check and decode, RFC 6120 §11 scanner and byte budget, ltx SAX, one ltx Element tree per stanza",
+    note: "src/core/xml/stream-reader.ts in 'stream' mode: the tokenizer, then one ltx Element tree per stanza (what the cold paths and tests use)",
     open() {
       const reader = new XmlStreamReader('stream', LIMITS)
       return {
