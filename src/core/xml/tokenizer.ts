@@ -353,10 +353,10 @@ export class XmlTokenizer {
     return this.#rootText
   }
 
-  /** Start over (a new document, or RFC 6120 §4.3.3 a restarted stream). Keeps the buffer's memory only while small. */
+  /** Start over (a new document, or RFC 6120 §4.3.3 a restarted stream). */
   reset(): void {
     this.#state = S.text
-    if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+    this.#buf = undefined
     this.#bufLen = 0
     this.#base = 0
     this.#pos = 0
@@ -440,7 +440,8 @@ export class XmlTokenizer {
     if (length === 0) {
       this.#bufLen = 0
       this.#base = end
-      if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+      // An idle session keeps no buffer: most elements arrive whole, and a new one is cheap.
+      this.#buf = undefined
       return
     }
     const from = keepFrom - this.#workBase
