@@ -109,6 +109,8 @@ interface OptionCommon {
   readonly description: string
   /** The value is a secret: error messages and help never show it. */
   readonly secret?: true
+  /** The command-line flag when it is not the key in kebab case (a list named in the plural takes a singular, repeatable flag). */
+  readonly flag?: string
 }
 
 /**
@@ -654,6 +656,7 @@ export const OPTIONS: OptionTable = {
     placeholder: '<NODE=URL>',
     allowed: '`NODE=URL`: a node label and its http(s) origin',
     minItems: 0,
+    flag: '--peer',
     check: checkPeer,
     description:
       'The other nodes, for balancers that cannot route on the BOSH body: a request whose sid carries one of these labels is forwarded to that node over a kept-alive connection (an entry for this node itself is ignored). Needs nodeId and peerSecret.',
@@ -710,7 +713,7 @@ export function optionSpec(key: OptionKey): AnyOption {
 
 /** `maxStanzaBytes` → `--max-stanza-bytes` */
 export function flagName(key: OptionKey): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+  return OPTIONS[key].flag ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 }
 
 /** `maxStanzaBytes` → `CAUSEWAY_MAX_STANZA_BYTES` */
