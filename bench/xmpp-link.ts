@@ -228,6 +228,8 @@ export interface LoginOptions {
   readonly port?: number
   /** WebSocket: ws://127.0.0.1:PORT/xmpp-websocket; BOSH: http://127.0.0.1:PORT/http-bind. */
   readonly url?: string
+  /** BOSH: after the creation, spread requests over these URLs (bosh-transport.ts). */
+  readonly spread?: readonly string[]
   readonly domain: string
   readonly username: string
   readonly password: string
@@ -261,7 +263,7 @@ export class XmppLink implements TransportSink {
           ? await TcpTransport.connect(options.port ?? 5222, link, options.timeoutMs)
           : options.kind === 'ws'
             ? await WsTransport.connect(options.url ?? '', link, options.timeoutMs)
-            : new BoshTransport({ url: options.url ?? '' }, link)
+            : new BoshTransport({ url: options.url ?? '', ...(options.spread ? { spread: options.spread } : {}) }, link)
       await link.#login(options)
       return link
     } catch (error) {
