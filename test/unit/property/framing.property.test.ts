@@ -9,7 +9,7 @@ import { CLOSE_MESSAGE, clientMessage, openMessage, parseClientMessage, streamEr
 import type { ClientFrame } from '../../../src/core/websocket/framing.js'
 import { NS, STREAM_CONDITIONS, streamFailure } from '../../../src/core/conditions.js'
 import { XML_LIMITS } from '../../support/limits.js'
-import type { XmlLimits } from '../../../src/core/xml/restricted-scanner.js'
+import type { XmlLimits } from '../../../src/core/xml/limits.js'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
 import type { StreamInfo } from '../../../src/core/xmpp/stream-header.js'
 import {
