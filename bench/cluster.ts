@@ -115,10 +115,15 @@ interface Row {
   readonly cpu: Record<string, number>
   readonly causewayUsPerMessage: number
   readonly allUsPerMessage: number
+  /** Causeway CPU (all nodes) per login, µs. */
+  readonly causewayUsPerLogin: number
 }
 
 async function measure(layout: string, kind: LinkKind, urlFor: (i: number) => string, pids: Record<string, number>, spread?: readonly string[]): Promise<Row> {
+  const loginMeter = new CpuMeter(pids)
   const { links, seconds } = await login(kind, urlFor, spread)
+  const loginCpu = loginMeter.stop()
+  const causewayLoginSeconds = Object.entries(loginCpu.cpuSeconds).filter(([k]) => k.startsWith('node')).reduce((a, [, v]) => a + v, 0)
   log(`${layout} ${kind}: ${links.length} logins in ${seconds.toFixed(2)} s`)
   const messages = kind === 'bosh' ? BOSH_MESSAGES : WS_MESSAGES
   await runExchange(links, { tag: `${layout}${kind}w`, messagesPerSender: 10, bodyBytes: 100, window: WINDOW, ratePerSecond: undefined, stallMs: 15_000, graceMs: 200 })
@@ -140,6 +145,7 @@ async function measure(layout: string, kind: LinkKind, urlFor: (i: number) => st
     cpu: cpu.percent,
     causewayUsPerMessage: (causewaySeconds * 1e6) / Math.max(1, result.delivered),
     allUsPerMessage: (allSeconds * 1e6) / Math.max(1, result.delivered),
+    causewayUsPerLogin: (causewayLoginSeconds * 1e6) / links.length,
   }
 }
 
@@ -264,11 +270,12 @@ async function main(): Promise<void> {
   out.push(`## Aggregate throughput and logins (${PAIRS} pairs, window ${WINDOW}, 100-byte bodies)\n`)
   out.push(
     markdownTable(
-      ['layout', 'transport', 'logins/s', 'stanzas/s', 'delivered', 'Causeway CPU µs/msg (all nodes)', 'all server-side CPU µs/msg', 'CPU % of one core'],
+      ['layout', 'transport', 'logins/s', 'Causeway CPU µs/login', 'stanzas/s', 'delivered', 'Causeway CPU µs/msg (all nodes)', 'all server-side CPU µs/msg', 'CPU % of one core'],
       rows.map((r) => [
         r.layout,
         r.transport,
         fixed(r.loginsPerSecond, 0),
+        fixed(r.causewayUsPerLogin, 0),
         count(r.stanzasPerSecond),
         r.delivered,
         fixed(r.causewayUsPerMessage, 0),
