@@ -30,7 +30,8 @@ import type { Element } from 'ltx'
 import { WebSocket as WsWebSocket } from 'ws'
 import type { ClientOptions } from 'ws'
 import { client as xmppClient, xml } from '@xmpp/client'
-import { PeerProof } from '../../src/cluster/peer-proof.js'
+import { PEER_HEADER, PeerProof } from '../../src/cluster/peer-proof.js'
+import { OPTIONS } from '../../src/config/options.js'
 import { metricValue, startCausewayNode, startShippedNginxCluster } from '../helpers/cluster.js'
 import type { CausewayNode } from '../helpers/cluster.js'
 import { freePort } from '../helpers/ports.js'
@@ -212,6 +213,29 @@ class RawSession {
     await this.http.post(`<body rid='${++this.rid}' sid='${this.sid}' type='terminate' xmlns='${NS_HTTPBIND}'/>`).catch(() => {})
   }
 }
+
+const directives = (text: string, comment: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith(comment))
+
+t.test('the shipped cluster files: nginx-cluster.conf and the causeway@.service template', async (t) => {
+  const conf = directives(await readFile(fileURLToPath(new URL('../../docs/deploy/nginx-cluster.conf', import.meta.url)), 'utf8'), '#')
+  t.ok(conf.includes(`proxy_set_header ${PEER_HEADER.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase())} "";`), 'nginx clears the nodes’ internal header from client requests')
+  t.ok(conf.includes('proxy_next_upstream error timeout http_503 non_idempotent;'), 'a refused or draining node is skipped, POSTs included')
+  const boshTimeout = conf.slice(conf.findIndex((l) => l.startsWith('location ~ ^/http-bind'))).find((l) => l.startsWith('proxy_read_timeout')) ?? ''
+  t.ok(Number(/(\d+)s;/.exec(boshTimeout)?.[1]) * 1000 > OPTIONS.boshMaxWaitMs.default, `BOSH read timeout (${boshTimeout}) above the BOSH wait`)
+  t.notOk(conf.some((l) => /^(hash|ip_hash|sticky)\b/.test(l)), 'plain round robin: no stickiness needed')
+
+  const single = directives(await readFile(fileURLToPath(new URL('../../docs/deploy/causeway.service', import.meta.url)), 'utf8'), '#')
+  const template = directives(await readFile(fileURLToPath(new URL('../../docs/deploy/causeway@.service', import.meta.url)), 'utf8'), '#')
+  const instanceLines = (l: string) => l.startsWith('Description=') || l.startsWith('TimeoutStopSec=') || l.startsWith('Environment=CAUSEWAY_')
+  t.same(template.filter((l) => !instanceLines(l)), single.filter((l) => !instanceLines(l)), 'the template is causeway.service but for its instance lines (same sandbox, same limits)')
+  t.ok(template.includes('Environment=CAUSEWAY_NODE_ID=node%i') && template.includes('Environment=CAUSEWAY_PORT=528%i'), 'instance N is nodeN on port 528N')
+  const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(template.join('\n'))?.[1]) * 1000
+  t.ok(stop > 30_000 + OPTIONS.shutdownTimeoutMs.default, 'systemd waits for a 30 s drain plus the shutdown timeout')
+})
 
 t.test('three Causeway processes behind nginx round robin, forwarding between them', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'causeway-nginx-cluster-'))
