@@ -159,10 +159,10 @@ class RawSession {
     return labelOf(this.sid)
   }
 
-  static async create(http: Poster): Promise<RawSession> {
+  static async create(http: Poster, wait = 10): Promise<RawSession> {
     const rid = randomInt(1, 2 ** 32) * 1024
     const body = bodyOf(
-      await http.post(`<body content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='10' xml:lang='en' xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`),
+      await http.post(`<body content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='${wait}' xml:lang='en' xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`),
     )
     const sid = body.attrs.sid
     if (typeof sid !== 'string') throw new Error(`no session created: ${body.toString()}`)
@@ -311,6 +311,39 @@ t.test('three Causeway processes behind nginx round robin, forwarding between th
     const hop = await node('node1').metrics()
     t.match(hop, /causeway_forwarding_latency_seconds_count\{peer="node[23]"\} [1-9]/, 'the hop latency is measured')
     await assertNoUnknownSid(t, 'raw sessions')
+  })
+
+  await t.test('a forwarded request is held as long as its owner holds it; XEP-0124 §19 holds across the hop', async (t) => {
+    const at1 = direct('node1')
+    const at2 = direct('node2')
+    t.teardown(() => {
+      at1.close()
+      at2.close()
+    })
+    // A plain-HTTP session on node1 asking for wait=3; an empty request through node2 is held at node1 for the wait.
+    const session = await RawSession.create(at1, 3)
+    await session.login(byName('gina'), 'held')
+    const started = Date.now()
+    const empty = await session.request('', {}, at2)
+    const took = Date.now() - started
+    t.same(empty.getChildElements(), [], 'answered empty, as the owner answers at the end of the wait')
+    t.ok(took >= 2500, `held at the owner for the wait (${took} ms), not cut by the forwarding node`)
+    await session.terminate()
+
+    // A session created over HTTPS (through nginx), then a request for it over plain HTTP at another node:
+    // the forwarder passes tls=0, the owner refuses to serve it (§19), and the client's connection is closed unanswered.
+    const secure = owned.get('node1') as RawSession
+    const dropsBefore = await sample(nodes, 'causeway_refusals_total{transport="bosh",reason="insecure-request"}')
+    const outcome = await at2.post(secure.wrap('')).then(
+      (answer) => `answered ${answer.status}`,
+      (error: Error & { code?: string }) => `connection closed (${error.code ?? error.message})`,
+    )
+    t.match(outcome, /^connection closed/, `§19: no answer at all through the forwarding node (${outcome})`)
+    t.same(delta(await sample(nodes, 'causeway_refusals_total{transport="bosh",reason="insecure-request"}'), dropsBefore), { node1: 1, node2: 0, node3: 0 }, 'the owner judged it, with the scheme node2 reported')
+    t.equal(metricValue(await node('node2').metrics(), forwarded('node1', 'dropped')), 1, 'node2 counted it as dropped')
+    secure.rid -= 1
+    await secure.ping('after-insecure')
+    t.pass('the request did not count: the session carries on over HTTPS')
   })
 
   await t.test('Strophe.js over BOSH through nginx: two users exchange messages in order', async (t) => {
