@@ -38,8 +38,9 @@ import type { LinkKind } from './xmpp-link.js'
 const DOMAIN = 'localhost'
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 const PAIRS = quick ? 10 : 40
-const WS_MESSAGES = quick ? 50 : 150
-const BOSH_MESSAGES = quick ? 20 : 60
+/** Each throughput run: every sender keeps WINDOW messages in flight for this long. */
+const SEND_MS = quick ? 3_000 : 8_000
+const WARM_UP_MS = 1_000
 const WINDOW = 8
 const HOP_REQUESTS = quick ? 200 : 1000
 const LOGIN_CONCURRENCY = 20
@@ -125,23 +126,30 @@ async function measure(layout: string, kind: LinkKind, urlFor: (i: number) => st
   const loginCpu = loginMeter.stop()
   const causewayLoginSeconds = Object.entries(loginCpu.cpuSeconds).filter(([k]) => k.startsWith('node')).reduce((a, [, v]) => a + v, 0)
   log(`${layout} ${kind}: ${links.length} logins in ${seconds.toFixed(2)} s`)
-  const messages = kind === 'bosh' ? BOSH_MESSAGES : WS_MESSAGES
-  await runExchange(links, { tag: `${layout}${kind}w`, messagesPerSender: 10, bodyBytes: 100, window: WINDOW, ratePerSecond: undefined, stallMs: 15_000, graceMs: 200 })
-  const meter = new CpuMeter(pids)
-  const result = await runExchange(links, { tag: `${layout}${kind}t`, messagesPerSender: messages, bodyBytes: 100, window: WINDOW, ratePerSecond: undefined, stallMs: 15_000, graceMs: 200 })
-  const cpu = meter.stop()
+  await runExchange(links, { tag: `${layout}${kind}w`, bodyBytes: 100, load: { kind: 'closed', window: WINDOW, sendMs: WARM_UP_MS }, stallMs: 15_000, graceMs: 200 })
+  let meter: CpuMeter | undefined
+  let cpu: ReturnType<CpuMeter['stop']> | undefined
+  const result = await runExchange(links, {
+    tag: `${layout}${kind}t`,
+    bodyBytes: 100,
+    load: { kind: 'closed', window: WINDOW, sendMs: SEND_MS },
+    stallMs: 15_000,
+    graceMs: 200,
+    measure: { start: () => (meter = new CpuMeter(pids)), stop: () => (cpu = meter?.stop()) },
+  })
+  if (!cpu) throw new Error('no CPU measurement')
   await Promise.all(links.map((l) => l.close(10_000)))
   const causewaySeconds = Object.entries(cpu.cpuSeconds).filter(([k]) => k.startsWith('node')).reduce((a, [, v]) => a + v, 0)
   const allSeconds = Object.entries(cpu.cpuSeconds).filter(([k]) => k !== 'load generator').reduce((a, [, v]) => a + v, 0)
   const bad = result.lost + result.duplicates + result.outOfOrder + result.misrouted + result.damaged
-  log(`${layout} ${kind}: ${count(result.stanzasPerSecond)} stanzas/s, ${result.delivered}/${result.expected}${bad ? ` BROKEN ${bad}` : ''}`)
+  log(`${layout} ${kind}: ${count(result.stanzasPerSecond)} stanzas/s, ${result.delivered}/${result.sent}${bad ? ` BROKEN ${bad}` : ''}`)
   return {
     layout,
     transport: kind === 'ws' ? 'WebSocket' : 'BOSH',
     logins: links.length,
     loginsPerSecond: links.length / seconds,
     stanzasPerSecond: result.stanzasPerSecond,
-    delivered: `${count(result.delivered)}/${count(result.expected)}`,
+    delivered: `${count(result.delivered)}/${count(result.sent)}`,
     cpu: cpu.percent,
     causewayUsPerMessage: (causewaySeconds * 1e6) / Math.max(1, result.delivered),
     allUsPerMessage: (allSeconds * 1e6) / Math.max(1, result.delivered),
@@ -182,7 +190,7 @@ async function rawSession(url: string, account: { username: string; password: st
 }
 
 async function main(): Promise<void> {
-  log(`cluster bench: ${PAIRS} pairs, ${WS_MESSAGES} WebSocket / ${BOSH_MESSAGES} BOSH messages per sender, window ${WINDOW}${quick ? ' (quick)' : ''}`)
+  log(`cluster bench: ${PAIRS} pairs, window ${WINDOW} for ${SEND_MS / 1000} s per run${quick ? ' (quick)' : ''}`)
   const prosody = await startProsody({ users, scramIterations: 100, logLevel: 'info', startTimeoutMs: 60_000 })
   const pidOf = (dir: string) => Number(readFileSync(`${dir}/prosody.pid`, 'utf8').trim())
   let prosodyPid = 0
@@ -267,7 +275,7 @@ async function main(): Promise<void> {
   }
 
   const out: string[] = []
-  out.push(`## Aggregate throughput and logins (${PAIRS} pairs, window ${WINDOW}, 100-byte bodies)\n`)
+  out.push(`## Aggregate throughput and logins (${PAIRS} pairs, window ${WINDOW} for ${SEND_MS / 1000} s, 100-byte bodies)\n`)
   out.push(
     markdownTable(
       ['layout', 'transport', 'logins/s', 'Causeway CPU µs/login', 'stanzas/s', 'delivered', 'Causeway CPU µs/msg (all nodes)', 'all server-side CPU µs/msg', 'CPU % of one core'],

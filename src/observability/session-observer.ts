@@ -3,9 +3,8 @@
  * with their label children bound once per transport, the per-session
  * logger, and one `info` line when a session ends.
  */
-import type { Element } from 'ltx'
 import type { Counter } from 'prom-client'
-import type { Direction, SessionObserver } from '../core/session-observer.js'
+import type { Direction, SessionObserver, StanzaView } from '../core/session-observer.js'
 import type { SessionEnd, Transport } from '../core/session-end.js'
 import type { UpstreamFailureCause } from '../core/xmpp/upstream-port.js'
 import { endConditionLabel } from '../core/session-end.js'
@@ -43,10 +42,10 @@ export class SessionObservers {
     metrics.sessionsTotal.inc({ transport })
     let ended = false
     return {
-      relayed(direction: Direction, element: Element, bytes: number): void {
+      relayed(direction: Direction, stanza: StanzaView, bytes: number): void {
         counters.stanzas[direction].inc()
         counters.bytes[direction].inc(bytes)
-        if (log.isLevelEnabled('debug')) log.debug({ stanza: summarise(element, bytes) }, DIRECTION_LOG[direction])
+        if (log.isLevelEnabled('debug')) log.debug({ stanza: summarise(stanza, bytes) }, DIRECTION_LOG[direction])
       },
       authenticated(): void {
         log.debug('authenticated')
