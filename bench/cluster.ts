@@ -14,11 +14,13 @@
  *     them over workers sharing a port (WebSocket: each client straight to
  *     one node; BOSH: each request to a random node, foreign ones forwarded).
  *
- * One private Prosody (test harness, loopback only); every process's CPU is
- * measured from /proc. Reuses the load generator of `npm run bench`
+ * One private Prosody (test harness, loopback only); Causeway from the build
+ * (dist/, rebuilt when stale; `--tsx` for src/ under tsx); every process's
+ * CPU is measured from /proc. `--quick` for a short run. Reuses the load generator of `npm run bench`
  * (bench/xmpp-link.ts, bench/exchange.ts, bench/causeway-process.ts).
  */
 import { readFileSync } from 'node:fs'
+import os from 'node:os'
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
@@ -26,7 +28,7 @@ import { startProsody } from '../test/helpers/prosody.js'
 import { startHaproxy } from '../test/helpers/haproxy.js'
 import type { RunningHaproxy } from '../test/helpers/haproxy.js'
 import { freePort } from '../test/helpers/ports.js'
-import { startCausewayProcess } from './causeway-process.js'
+import { builtEntry, startCausewayProcess } from './causeway-process.js'
 import type { CausewayProcess } from './causeway-process.js'
 import { NS_HTTPBIND, postBody } from './bosh-transport.js'
 import { runExchange, summarise } from './exchange.js'
@@ -80,13 +82,17 @@ function haproxyConfig(port: number, nodes: ReadonlyArray<{ label: string; port:
   ].join('\n')
 }
 
-async function startNodes(n: number, upstreamPort: number, withPeers: boolean): Promise<CausewayProcess[]> {
+/** Causeway from the build, as `npm run bench` runs it (built first when src/ is newer); `--tsx` runs src/ under tsx. */
+let entry: string | undefined
+let loadAtStart = ''
+
+async function startNodes(n: number, upstreamPort: number, withPeers: boolean, extra: readonly string[] = []): Promise<CausewayProcess[]> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()))
   const peers = withPeers ? ports.flatMap((p, i) => ['--peer', `node${i + 1}=http://127.0.0.1:${p}`]) : []
   process.env.CAUSEWAY_PEER_SECRET = SECRET
   return await Promise.all(
     ports.map((port, i) =>
-      startCausewayProcess({ upstreamPort, sessions: users.length, port, startTimeoutMs: 60_000, extraArgs: ['--node-id', `node${i + 1}`, '--trusted-proxy', '127.0.0.1/32', ...peers] }),
+      startCausewayProcess({ upstreamPort, sessions: users.length, port, entry, startTimeoutMs: 60_000, extraArgs: ['--node-id', `node${i + 1}`, '--trusted-proxy', '127.0.0.1/32', ...peers, ...extra] }),
     ),
   )
 }
@@ -191,6 +197,9 @@ async function rawSession(url: string, account: { username: string; password: st
 
 async function main(): Promise<void> {
   log(`cluster bench: ${PAIRS} pairs, window ${WINDOW} for ${SEND_MS / 1000} s per run${quick ? ' (quick)' : ''}`)
+  loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ')
+  entry = process.argv.includes('--tsx') ? undefined : await builtEntry({ build: true, log })
+  log(`Causeway: ${entry ?? 'src/bin/causeway.ts under tsx'}`)
   const prosody = await startProsody({ users, scramIterations: 100, logLevel: 'info', startTimeoutMs: 60_000 })
   const pidOf = (dir: string) => Number(readFileSync(`${dir}/prosody.pid`, 'utf8').trim())
   let prosodyPid = 0
@@ -200,6 +209,7 @@ async function main(): Promise<void> {
     prosodyPid = 0
   }
   const rows: Row[] = []
+  let forwardedInC = 0
   const hopRows: string[][] = []
   try {
     // ── A: behind HAProxy ──
@@ -222,10 +232,10 @@ async function main(): Promise<void> {
       }
     }
 
-    // ── B and C: two nodes that forward to each other ──
-    const nodes = await startNodes(2, prosody.c2sPort, true)
-    const [one, two] = nodes as [CausewayProcess, CausewayProcess]
+    // ── B: two nodes that forward to each other; no coalescing delay, so a round trip is the hops and the work ──
+    const hopNodes = await startNodes(2, prosody.c2sPort, true, ['--bosh-coalesce-ms', '0'])
     try {
+      const [one, two] = hopNodes as [CausewayProcess, CausewayProcess]
       const session = await rawSession(one.boshUrl, users[0] as { username: string; password: string })
       const straight = new URL(one.boshUrl)
       const forwarded = new URL(two.boshUrl)
@@ -260,13 +270,21 @@ async function main(): Promise<void> {
       )
       log(`hop: straight p50 ${d.p50.toFixed(3)} ms, forwarded p50 ${f.p50.toFixed(3)} ms; forwarder ${cpuHop.two.toFixed(0)} µs CPU per request; node's own histogram mean ${((histogramSum / histogramCount) * 1e6).toFixed(0)} µs outside the owner`)
       hopRows.push(['node2’s causeway_forwarding_latency_seconds (mean, outside the owner)', fixed((histogramSum / histogramCount) * 1e6, 0), '', '', '', ''])
+    } finally {
+      await Promise.all(hopNodes.map((node) => node.stop()))
+    }
 
+    // ── C: two nodes that forward to each other, with the defaults ──
+    const nodes = await startNodes(2, prosody.c2sPort, true)
+    const [one, two] = nodes as [CausewayProcess, CausewayProcess]
+    try {
       // C: the kernel-shared layout (`--workers`): WebSocket clients straight to a node, BOSH requests to a random node.
       const pids: Record<string, number> = { prosody: prosodyPid, node1: one.pid, node2: two.pid }
       rows.push(await measure('2 nodes, spread by the kernel (workers)', 'ws', (i) => (i % 2 === 0 ? one.wsUrl : two.wsUrl), pids))
       rows.push(await measure('2 nodes, spread by the kernel (workers)', 'bosh', (i) => (i % 2 === 0 ? one.boshUrl : two.boshUrl), pids, [one.boshUrl, two.boshUrl]))
       const fwd = (text: string, peer: string) => Number(new RegExp(`causeway_forwarded_requests_total\\{peer="${peer}",outcome="answered"\\} (\\d+)`).exec(text)?.[1] ?? 0)
-      log(`forwarded in C: node1→node2 ${fwd(await one.metrics(), 'node2')}, node2→node1 ${fwd(await two.metrics(), 'node1')}`)
+      forwardedInC = fwd(await one.metrics(), 'node2') + fwd(await two.metrics(), 'node1')
+      log(`forwarded in C: ${forwardedInC}`)
     } finally {
       await Promise.all(nodes.map((node) => node.stop()))
     }
@@ -275,6 +293,7 @@ async function main(): Promise<void> {
   }
 
   const out: string[] = []
+  out.push(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}; load average at the start ${loadAtStart}, at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}. Causeway: ${entry ?? 'src/ under tsx'}.\n`)
   out.push(`## Aggregate throughput and logins (${PAIRS} pairs, window ${WINDOW} for ${SEND_MS / 1000} s, 100-byte bodies)\n`)
   out.push(
     markdownTable(
@@ -294,7 +313,8 @@ async function main(): Promise<void> {
       ]),
     ),
   )
-  out.push(`\n## One forwarding hop (${HOP_REQUESTS} pings each way, sequential, one BOSH session)\n`)
+  out.push(`\nBOSH requests forwarded in the kernel-spread (workers) rows: ${count(forwardedInC)} (WebSocket and the warm-up included).\n`)
+  out.push(`\n## One forwarding hop (${HOP_REQUESTS} pings each way, sequential, one BOSH session, boshCoalesceMs 0)\n`)
   out.push(markdownTable(['request', 'p50 µs', 'p90 µs', 'p99 µs', 'owner CPU µs/request', 'forwarder CPU µs/request'], hopRows))
   process.stdout.write(out.join('\n') + '\n')
 }
