@@ -329,6 +329,11 @@ export class ClientStream implements UpstreamPort {
    */
   #onElement(element: XmlElement): void {
     const local = element.localName
+    // The relay path: once authenticated, only a stream error needs its namespace read.
+    if (this.#state === 'open' && this.#authenticated && local !== 'error') {
+      this.sink.upstreamStanza(element)
+      return
+    }
     const ns = element.namespace(this.#headerXml)
     if (local === 'error' && ns === NS.stream) {
       const error = toElement(element, this.#header)
