@@ -44,6 +44,14 @@ const NO_SPANS: number[] = []
 
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true })
 
+/**
+ * A copy of `bytes[start, end)` that keeps nothing else alive. (A Node
+ * Buffer's own `slice` is a view, which would pin the whole read it came from.)
+ */
+export function copyOf(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end)
+}
+
 /** A complete element as it arrived: its bytes, its name, its start tag's attributes. */
 export class XmlElement {
   /** Qualified name as written (`message`, `stream:features`). */
@@ -1155,7 +1163,7 @@ export class XmlTokenizer {
   }
 
   #sliceCopy(start: number, end: number): Uint8Array {
-    return this.#work.slice(start - this.#workBase, end - this.#workBase)
+    return copyOf(this.#work, start - this.#workBase, end - this.#workBase)
   }
 
   #fail(condition: StreamFailure['condition'], text: string): void {
