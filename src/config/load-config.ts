@@ -59,6 +59,16 @@ function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value)
 }
 
+/** How a secret option's value appears in messages: its length only. */
+function hideSecret(value: unknown): unknown {
+  return typeof value === 'string' ? `(hidden, ${[...value].length} characters)` : value
+}
+
+/** A value for a message: secrets hidden. */
+function showValue(key: OptionKey, value: unknown): string {
+  return optionSpec(key).secret ? (value === undefined ? 'unset' : String(hideSecret(value))) : show(value)
+}
+
 /** `key: bound (got raw from source)`; `quoted` when the bound already shows the value (an upstream rule). */
 function fail(key: string, bound: string, raw: unknown, source: string, quoted = false): never {
   const got = quoted ? `from ${source}` : `got ${show(raw)} from ${source}`
@@ -76,8 +86,15 @@ function isInteger(n: number, spec: IntegerOption): boolean {
  * from the config file or a `makeConfig` value, which must already have the
  * option's type: `"5280"` is not a port there).
  */
-function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, form: 'text' | 'typed'): unknown {
+function convert(key: OptionKey, spec: AnyOption, given: unknown, source: string, form: 'text' | 'typed'): unknown {
   const text = form === 'text'
+  // A secret is checked like any value, but a message about it never shows it.
+  const raw = spec.secret ? hideSecret(given) : given
+  if (spec.secret && (spec.kind === 'optional-string' || spec.kind === 'string') && typeof given === 'string') {
+    const result = spec.check(given)
+    if ('problem' in result) fail(key, result.problem, raw, source)
+    return result.value
+  }
   switch (spec.kind) {
     case 'integer': {
       let n = NaN
@@ -295,8 +312,8 @@ function finish(values: ConfigValues, sources: ReadonlyMap<OptionKey, string>): 
   for (const check of CROSS_CHECKS) {
     if (check.holds(values)) continue
     const source = sources.get(check.key) ?? 'default'
-    const others = check.others.map((other) => `; ${other} is ${show(values[other])} from ${sources.get(other) ?? 'default'}`).join('')
-    throw new ConfigError(check.key, `${check.key}: ${check.rule} (got ${show(values[check.key])} from ${source}${others}): ${check.why}`, source)
+    const others = check.others.map((other) => `; ${other} is ${showValue(other, values[other])} from ${sources.get(other) ?? 'default'}`).join('')
+    throw new ConfigError(check.key, `${check.key}: ${check.rule} (got ${showValue(check.key, values[check.key])} from ${source}${others}): ${check.why}`, source)
   }
   let upstream: RoutingTable
   try {

@@ -2,7 +2,7 @@
  * Declared metrics, in one registry per server instance (tests build many).
  * Labels are bounded sets: transports, directions and spec condition names.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 import type { Direction } from '../core/session-observer.js'
 import type { Transport } from '../core/session-end.js'
@@ -21,6 +21,12 @@ export interface Metrics {
   readonly boshHeldRequests: Gauge
   readonly boshRetransmissions: Counter
   readonly tlsReloads: Counter<'result'>
+  /** BOSH requests handed to the node that owns their session (src/transports/bosh/forwarding.ts). */
+  readonly forwardedRequests: Counter<'peer' | 'outcome'>
+  /** Time a forwarded request spent outside its owner: both hops, not the owner's hold. */
+  readonly forwardingLatency: Histogram<'peer'>
+  /** Requests whose peer proof did not verify (refused with 403). */
+  readonly peerProofFailures: Counter<'reason'>
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -58,5 +64,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
     tlsReloads: new Counter({ name: 'causeway_tls_reloads_total', help: 'Listener certificate reloads (SIGHUP), by result', labelNames: ['result'], registers }),
+    forwardedRequests: new Counter({
+      name: 'causeway_forwarded_requests_total',
+      help: 'BOSH requests forwarded to the node owning their session, by peer and outcome (answered, unreachable, refused, dropped, client-gone)',
+      labelNames: ['peer', 'outcome'],
+      registers,
+    }),
+    forwardingLatency: new Histogram({
+      name: 'causeway_forwarding_latency_seconds',
+      help: 'Time a forwarded BOSH request spent outside its owner (both hops; the time the owner held it is not counted), by peer',
+      labelNames: ['peer'],
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    peerProofFailures: new Counter({
+      name: 'causeway_peer_proof_failures_total',
+      help: 'Requests refused because their Causeway-Forwarded proof did not verify, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
   }
 }

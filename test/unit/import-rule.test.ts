@@ -4,6 +4,7 @@
  *
  *   core ← net ← edge ← transports ← server ← bin
  *   core ← system, observability ← upstream ← transports
+ *   core ← net ← cluster (forwarding between nodes) ← transports
  *   config (reads every option's home) ← server
  *
  * The protocol cores stay pure (only ltx, nothing with I/O, no clock but
@@ -18,7 +19,7 @@ import t from 'tap'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SRC = join(ROOT, 'src')
 
-type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'transports' | 'config' | 'types' | 'server' | 'bin' | 'version'
+type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'cluster' | 'transports' | 'config' | 'types' | 'server' | 'bin' | 'version'
 
 /** Who may import whom (a layer may always import itself). */
 const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
@@ -31,9 +32,10 @@ const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
   edge: ['core', 'net'],
   upstream: ['core', 'net', 'observability'],
   routes: ['core', 'observability', 'version'],
-  transports: ['core', 'net', 'edge', 'observability', 'upstream'],
+  cluster: ['core', 'net'],
+  transports: ['core', 'net', 'edge', 'observability', 'upstream', 'cluster'],
   config: ['core', 'net', 'edge', 'upstream'],
-  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'transports', 'config', 'version'],
+  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'cluster', 'transports', 'config', 'version'],
   bin: ['config', 'observability', 'server', 'version'],
 }
 

@@ -47,6 +47,8 @@ export interface WebSocketRouteOptions {
 export interface WebSocketTransport {
   /** Close every session (upstream first, then `<close/>`), resolving when all are gone. */
   shutdown(): Promise<void>
+  /** Close every WebSocket with 1012, leaving each upstream stream resumable (`shutdownHandoff`); resolves when all are gone. */
+  handOff(): Promise<void>
   readonly sessions: ReadonlySet<WebSocketSession>
 }
 
@@ -240,6 +242,14 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       await Promise.all(
         [...sessions].map((session) => {
           session.shutdown()
+          return finished.get(session)
+        }),
+      )
+    },
+    async handOff() {
+      await Promise.all(
+        [...sessions].map((session) => {
+          session.handOff()
           return finished.get(session)
         }),
       )
