@@ -106,7 +106,9 @@ export async function startCausewayProcess(options: CausewayProcessOptions): Pro
     '--max-sessions-per-ip', cap,
     ...(options.extraArgs ?? []),
   ]
-  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.entry === undefined ? ['--import', 'tsx', BIN] : [options.entry]), ...args]
+  // BENCH_NODE_ARGS: flags for node in every relay process (e.g. to compare V8 heap settings).
+  const extraNodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+  const nodeArgs = [...extraNodeArgs, ...(options.nodeArgs ?? []), ...(options.entry === undefined ? ['--import', 'tsx', BIN] : [options.entry]), ...args]
   const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
   live.add(child)
   let output = ''
