@@ -59,9 +59,19 @@ function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value)
 }
 
+function isSecret(key: string): boolean {
+  return (OPTION_KEYS as readonly string[]).includes(key) && optionSpec(key as OptionKey).secret === true
+}
+
+/** A value for a message: a secret option's only as set or unset. */
+function showValue(key: string, value: unknown): string {
+  if (!isSecret(key)) return show(value)
+  return value === undefined ? 'unset' : '(set; not shown)'
+}
+
 /** `key: bound (got raw from source)`; `quoted` when the bound already shows the value (an upstream rule). */
 function fail(key: string, bound: string, raw: unknown, source: string, quoted = false): never {
-  const got = quoted ? `from ${source}` : `got ${show(raw)} from ${source}`
+  const got = quoted || isSecret(key) ? `from ${source}` : `got ${show(raw)} from ${source}`
   throw new ConfigError(key, `${key}: ${bound} (${got})`, source)
 }
 
@@ -295,8 +305,8 @@ function finish(values: ConfigValues, sources: ReadonlyMap<OptionKey, string>): 
   for (const check of CROSS_CHECKS) {
     if (check.holds(values)) continue
     const source = sources.get(check.key) ?? 'default'
-    const others = check.others.map((other) => `; ${other} is ${show(values[other])} from ${sources.get(other) ?? 'default'}`).join('')
-    throw new ConfigError(check.key, `${check.key}: ${check.rule} (got ${show(values[check.key])} from ${source}${others}): ${check.why}`, source)
+    const others = check.others.map((other) => `; ${other} is ${showValue(other, values[other])} from ${sources.get(other) ?? 'default'}`).join('')
+    throw new ConfigError(check.key, `${check.key}: ${check.rule} (got ${showValue(check.key, values[check.key])} from ${source}${others}): ${check.why}`, source)
   }
   let upstream: RoutingTable
   try {

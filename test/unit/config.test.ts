@@ -300,6 +300,10 @@ const CROSS_VIOLATIONS: Record<string, Partial<ConfigValues>> = {
   boshPath: { boshPath: '/xmpp', websocketPath: '/xmpp' },
   allowedOrigin: { allowedOrigin: ['*', 'https://a.example'] },
   corsAllowCredentials: { corsAllowCredentials: true },
+  adminTokenFile: { adminToken: 'a-token-of-at-least-24-characters', adminTokenFile: '/run/secrets/causeway', adminPort: 5290 },
+  adminToken: { adminToken: 'a-token-of-at-least-24-characters' },
+  publicMetrics: { publicMetrics: false },
+  adminPort: { adminPort: 5280 },
 }
 
 t.test('cross-field checks name the key, the rule and the other values', async (t) => {
@@ -402,11 +406,21 @@ t.test('a full config file', async (t) => {
     forwardedHeader: 'forwarded',
     upstreamProxyProtocol: 'v2',
     demo: true,
+    readyRequiresUpstream: true,
+    upstreamProbeIntervalMs: 5000,
+    adminHost: '::1',
+    adminPort: 5290,
+    adminToken: 'a-token-of-at-least-24-characters',
+    adminTokenFile: null,
+    publicMetrics: false,
+    prebindMaxPerSecond: 5,
+    logJid: true,
+    logRepeatIntervalMs: 30000,
   } satisfies Record<OptionKey, unknown>
   const config = load(['--config', '/c.json'], {}, { '/c.json': JSON.stringify(file) })
   for (const key of OPTION_KEYS) {
     if (key === 'upstream') continue
-    t.same(config[key], file[key], key)
+    t.same(config[key], file[key] ?? undefined, key)
   }
   t.equal(config.upstream.describe(), 'example.org → starttls://xmpp.example.org:5222, example.net → srv, * → tls://[::1]:5223')
 })

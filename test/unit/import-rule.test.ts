@@ -5,6 +5,7 @@
  *   core ← net ← edge ← transports ← server ← bin
  *   core ← system, observability ← upstream ← transports
  *   config (reads every option's home) ← server
+ *   admin (the admin API, prebind, SCRAM) ← server
  *
  * The protocol cores stay pure (only ltx, nothing with I/O, no clock but
  * the injected one), and no code in src/core, src/transports or
@@ -18,7 +19,7 @@ import t from 'tap'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SRC = join(ROOT, 'src')
 
-type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'transports' | 'config' | 'types' | 'server' | 'bin' | 'version'
+type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'transports' | 'admin' | 'config' | 'types' | 'server' | 'bin' | 'version'
 
 /** Who may import whom (a layer may always import itself). */
 const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
@@ -32,8 +33,9 @@ const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
   upstream: ['core', 'net', 'observability'],
   routes: ['core', 'observability', 'version'],
   transports: ['core', 'net', 'edge', 'observability', 'upstream'],
+  admin: ['core', 'observability'],
   config: ['core', 'net', 'edge', 'upstream'],
-  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'transports', 'config', 'version'],
+  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'transports', 'admin', 'config', 'version'],
   bin: ['config', 'observability', 'server', 'version'],
 }
 

@@ -18,6 +18,7 @@ import { NS, streamErrorCondition } from '../conditions.js'
 import { XmlStreamReader } from '../xml/stream-reader.js'
 import type { ReaderEvent, XmlLimits } from '../xml/stream-reader.js'
 import { utf8Length } from '../xml/utf8.js'
+import { boundJid, sasl2BoundJid, saslFailureCondition } from './auth-events.js'
 import { clientVisibleFeatures, starttlsOffer } from './stream-features.js'
 import { STREAM_CLOSE, checkStreamHeader, streamErrorXml, streamHeader, streamInfo } from './stream-header.js'
 import type { UpstreamEnd, UpstreamFailureCause, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from './upstream-port.js'
@@ -83,6 +84,8 @@ export class ClientStream implements UpstreamPort {
   /** The current stream's features have arrived: its elements are the client's to see. */
   #streamOpen = false
   #authenticated = false
+  /** The server bound the client's resource: nothing more to learn about the login. */
+  #bound = false
   /** Client data that arrived before the first stream was open. */
   #early: string[] = []
   #earlyBytes = 0
@@ -330,9 +333,7 @@ export class ClientStream implements UpstreamPort {
         if (this.#streamOpen) this.sink.upstreamElement(element)
         return
       case 'open':
-        if (!this.#authenticated && element.getName() === 'success' && SASL_SUCCESS_NAMESPACES.has(element.getNS() ?? '')) {
-          this.#onAuthenticated()
-        }
+        if (!this.#bound) this.#watchLogin(element)
         this.sink.upstreamElement(element)
         return
       default:
@@ -376,12 +377,34 @@ export class ClientStream implements UpstreamPort {
     this.#link?.startTls()
   }
 
+  /** Until the resource is bound: SASL success or failure, then the bound JID (auth-events.ts). */
+  #watchLogin(element: Element): void {
+    if (!this.#authenticated) {
+      if (element.getName() === 'success' && SASL_SUCCESS_NAMESPACES.has(element.getNS() ?? '')) {
+        this.#onAuthenticated()
+        const jid = sasl2BoundJid(element)
+        if (jid !== undefined) this.#onBound(jid)
+        return
+      }
+      const failure = saslFailureCondition(element)
+      if (failure !== undefined) this.sink.upstreamAuthFailed?.(failure)
+      return
+    }
+    const jid = boundJid(element)
+    if (jid !== undefined) this.#onBound(jid)
+  }
+
   /** RFC 6120 §6.4.6: SASL success (or XEP-0388 SASL2 success, which has no restart) ends the pre-authentication period. */
   #onAuthenticated(): void {
     this.#authenticated = true
     this.#preAuthTimer?.cancel()
     this.#preAuthTimer = undefined
     this.sink.upstreamAuthenticated()
+  }
+
+  #onBound(jid: string): void {
+    this.#bound = true
+    this.sink.upstreamBound?.(jid)
   }
 
   // ── our side ──────────────────────────────────────────────────────────
