@@ -138,6 +138,8 @@ export function registerStatus(app: FastifyInstance, options: StatusOptions): vo
   )
   app.get('/status.js', async (_request, reply) => reply.headers({ ...noStore, 'content-type': 'text/javascript; charset=utf-8' }).send(STATUS_JS))
   app.get('/status.css', async (_request, reply) => reply.headers({ ...noStore, 'content-type': 'text/css; charset=utf-8' }).send(STATUS_CSS))
+  // Browsers ask for one; an empty answer keeps the console clean.
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).header('cache-control', 'max-age=86400').send())
 }
 
 const STATUS_HTML = `<!DOCTYPE html>
@@ -200,8 +202,10 @@ const STATUS_CSS = `
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; gap: 16px; align-items: baseline; padding: 10px 16px; border-bottom: 1px solid var(--card); flex-wrap: wrap; }
 h1 { font-size: 18px; margin: 0; } h2 { font-size: 15px; margin: 0 0 8px; } h3 { font-size: 13px; margin: 12px 0 4px; }
-main { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; padding: 12px 16px; }
-section { background: var(--card); border-radius: 8px; padding: 12px; }
+main { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 12px; padding: 12px 16px; }
+section { background: var(--card); border-radius: 8px; padding: 12px; overflow-x: auto; }
+section h2 + p, table + h2 { margin-top: 12px; }
+thead th { font-weight: normal; color: var(--muted); font-size: 12px; white-space: nowrap; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 2px 6px; font-variant-numeric: tabular-nums; }
 td { text-align: right; } td:first-child { text-align: left; }
 .big { font-size: 22px; margin-left: 8px; } .muted { color: var(--muted); }

@@ -139,8 +139,8 @@ export function refusalFix(report: StreamRefusalReport): string {
       if (!report.secure) {
         return (
           'the server offered nothing over an unencrypted connection: it requires encryption (Prosody c2s_require_encryption = true, the default) but offers no STARTTLS. ' +
-          'Give it a certificate for the domain so Causeway can use STARTTLS (and use starttls://), or, if Causeway reaches it over a private network, mark Causeway\'s address as secure ' +
-          '(Prosody: secure_interfaces = { "<Causeway\'s address as the server sees it>" })'
+          'Give it a certificate for the domain (Prosody: ssl or certificates) so Causeway uses STARTTLS (then write starttls:// to insist on it), or, if the link never leaves a trusted network, ' +
+          'declare Causeway\'s address secure (Prosody 13: secure_interfaces = { "<Causeway\'s address as the server sees it>" }; Prosody 0.12: c2s_require_encryption = false)'
         )
       }
       return 'the server offered no stream features on an encrypted connection: check its authentication settings (SASL mechanisms for this domain)'
