@@ -86,7 +86,7 @@ function send(bosh: BoshInjector, body: string, ip: string): Promise<Element> {
           return
         }
         try {
-          resolve(parse(reply.body))
+          resolve(parse(Buffer.from(reply.body).toString('utf8')))
         } catch {
           reject(new PrebindFailure({ ok: false, result: 'failed', status: 502, error: 'unreadable BOSH answer' }))
         }

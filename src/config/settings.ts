@@ -5,7 +5,7 @@
  */
 import type { BoshOptions } from '../core/bosh/options.js'
 import type { WebSocketSessionSettings } from '../core/websocket/session.js'
-import { MAX_NAME_BYTES } from '../core/xml/restricted-scanner.js'
+import { MAX_NAME_BYTES } from '../core/xml/limits.js'
 import type { XmlLimits } from '../core/xml/stream-reader.js'
 import type { ClientStreamSettings } from '../core/xmpp/client-stream.js'
 import type { ConfigValues } from './options.js'

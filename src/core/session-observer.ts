@@ -4,15 +4,20 @@
  * children bound once); the session cores call it and know nothing of
  * pino or Prometheus.
  */
-import type { Element } from 'ltx'
 import type { SessionEnd } from './session-end.js'
 import type { UpstreamFailureCause } from './xmpp/upstream-port.js'
 
 export type Direction = 'to_upstream' | 'to_client'
 
+/** What may be read of a relayed stanza for logs: its name and start-tag attributes. */
+export interface StanzaView {
+  readonly name: string
+  attr(name: string): string | undefined
+}
+
 export interface SessionObserver {
   /** A top-level element crossed the relay; `bytes` is its UTF-8 length as sent. */
-  relayed(direction: Direction, element: Element, bytes: number): void
+  relayed(direction: Direction, stanza: StanzaView, bytes: number): void
   /** The client authenticated (SASL or SASL2 success). */
   authenticated(): void
   /**

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { pino } from 'pino'
 import type { Logger, DestinationStream, Level } from 'pino'
-import type { Element } from 'ltx'
+import type { StanzaView } from '../core/session-observer.js'
 import { NS } from '../core/conditions.js'
 
 export type { Logger }
@@ -30,12 +30,15 @@ export interface StanzaSummary {
   readonly bytes: number
 }
 
-/** What may be logged about an element: never its text, never SASL data. */
-export function summarise(element: Element, bytes: number): StanzaSummary {
-  const summary: { name: string; type?: string; id?: string; bytes: number } = { name: element.name, bytes }
-  if (element.getNS() === NS.sasl) return summary
-  if (element.attrs.type !== undefined) summary.type = element.attrs.type
-  if (element.attrs.id !== undefined) summary.id = element.attrs.id
+/** What may be logged about a stanza: never its text, never SASL data. */
+export function summarise(stanza: StanzaView, bytes: number): StanzaSummary {
+  const summary: { name: string; type?: string; id?: string; bytes: number } = { name: stanza.name, bytes }
+  const ns = stanza.attr('xmlns')
+  if (ns === NS.sasl || ns === NS.sasl2) return summary
+  const type = stanza.attr('type')
+  const id = stanza.attr('id')
+  if (type !== undefined) summary.type = type
+  if (id !== undefined) summary.id = id
   return summary
 }
 

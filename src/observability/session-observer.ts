@@ -4,10 +4,9 @@
  * in the SessionDirectory (admin API, status page), the per-session logger,
  * and the one `info` line when a session ends.
  */
-import type { Element } from 'ltx'
 import type { Counter } from 'prom-client'
 import type { Clock } from '../core/clock.js'
-import type { Direction, SessionObserver } from '../core/session-observer.js'
+import type { Direction, SessionObserver, StanzaView } from '../core/session-observer.js'
 import type { SessionEnd, Transport } from '../core/session-end.js'
 import type { UpstreamFailureCause } from '../core/xmpp/upstream-port.js'
 import { endConditionLabel } from '../core/session-end.js'
@@ -66,13 +65,13 @@ export class SessionObservers {
     metrics.sessionsTotal.inc({ transport })
     let ended = false
     const observer: SessionObserver = {
-      relayed(direction: Direction, element: Element, bytes: number): void {
+      relayed(direction: Direction, stanza: StanzaView, bytes: number): void {
         counters.stanzas[direction].inc()
         counters.bytes[direction].inc(bytes)
         record.stanzas[direction] += 1
         record.bytes[direction] += bytes
         record.lastActivityAt = clock.now()
-        if (log.isLevelEnabled('debug')) log.debug({ stanza: summarise(element, bytes) }, DIRECTION_LOG[direction])
+        if (log.isLevelEnabled('debug')) log.debug({ stanza: summarise(stanza, bytes) }, DIRECTION_LOG[direction])
       },
       authenticated(): void {
         if (record.authenticatedAt !== undefined) return

@@ -7,7 +7,7 @@
  * first features mark the upstream reachable, a failure before them marks
  * it down (upstream/health.ts), and every failure is described to the
  * operator (upstream/diagnostics.ts). Only `upstreamOpened` and
- * `upstreamClosed` are wrapped; the relay path calls the session directly.
+ * `upstreamClosed` are wrapped; the relay path's calls go straight to the session's own (bound) methods.
  */
 import type { Logger as PinoLogger } from 'pino'
 import type { Clock } from '../core/clock.js'
@@ -123,7 +123,8 @@ export class Upstreams {
       let stream: ClientStream | undefined
       const done: UpstreamSink = {
         upstreamOpened: () => stream?.close(),
-        upstreamElement: () => {},
+        upstreamStanza: () => {},
+        upstreamBatchEnd: () => {},
         upstreamAuthenticated: () => {},
         upstreamWritable: () => {},
         upstreamClosed: () => resolve(),
@@ -167,7 +168,8 @@ export class Upstreams {
         }
         sink.upstreamOpened(header, features)
       },
-      upstreamElement: sink.upstreamElement.bind(sink),
+      upstreamStanza: sink.upstreamStanza.bind(sink),
+      upstreamBatchEnd: sink.upstreamBatchEnd.bind(sink),
       upstreamAuthenticated: sink.upstreamAuthenticated.bind(sink),
       upstreamAuthFailed: (condition) => sink.upstreamAuthFailed?.(condition),
       upstreamBound: (jid) => sink.upstreamBound?.(jid),

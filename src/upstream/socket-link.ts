@@ -104,9 +104,24 @@ export class SocketLink implements ClientStreamLink {
     this.stream.linkFailed(failure.cause, failure.text, failure.detail)
   }
 
-  write(data: string): void {
+  /** What one turn of the event loop writes goes out in one write: the socket is corked at the first write and uncorked once the current work is done. */
+  write(data: Uint8Array | string): void {
     const socket = this.#socket
-    if (socket && !socket.destroyed) socket.write(data)
+    if (!socket || socket.destroyed) return
+    if (!this.#corked) {
+      this.#corked = true
+      socket.cork()
+      process.nextTick(this.#uncork)
+    }
+    socket.write(data)
+  }
+
+  #corked = false
+
+  #uncork = (): void => {
+    this.#corked = false
+    const socket = this.#socket
+    if (socket && !socket.destroyed) socket.uncork()
   }
 
   startTls(): void {

@@ -2,10 +2,9 @@
  * Test support: plain totals behind the BOSH core's metric hooks and a
  * session observer that records what it is told.
  */
-import type { Element } from 'ltx'
 import type { BoshMetrics, RefusalReason } from '../../src/core/bosh/metrics.js'
 import type { SessionEnd } from '../../src/core/session-end.js'
-import type { Direction, SessionObserver } from '../../src/core/session-observer.js'
+import type { Direction, SessionObserver, StanzaView } from '../../src/core/session-observer.js'
 
 export class BoshCounters implements BoshMetrics {
   held = 0
@@ -30,8 +29,8 @@ export class RecordingObserver implements SessionObserver {
   readonly ends: SessionEnd[] = []
   authentications = 0
 
-  relayed(direction: Direction, element: Element, bytes: number): void {
-    this.relays.push({ direction, name: element.name, bytes })
+  relayed(direction: Direction, stanza: StanzaView, bytes: number): void {
+    this.relays.push({ direction, name: stanza.name, bytes })
   }
 
   authenticated(): void {

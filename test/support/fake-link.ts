@@ -7,6 +7,7 @@
 import type { Element } from 'ltx'
 import type { ClientStreamLink } from '../../src/core/xmpp/client-stream.js'
 import { serialize } from '../../src/core/xml/serialize.js'
+import type { XmlElement } from '../../src/core/xml/tokenizer.js'
 import type { UpstreamEnd, UpstreamHeader, UpstreamSink } from '../../src/core/xmpp/upstream-port.js'
 import type { Wire } from './fake-upstream.js'
 
@@ -33,7 +34,8 @@ export class FakeLink implements ClientStreamLink {
     this.#record('connect', 'link connect')
   }
 
-  write(data: string): void {
+  write(bytes: Uint8Array | string): void {
+    const data = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes)
     this.written.push(data)
     this.#record('write', `link write ${data}`)
   }
@@ -99,8 +101,15 @@ export class RecordingSink implements UpstreamSink {
     this.onOpened?.()
   }
 
-  upstreamElement(element: Element): void {
-    this.wire.log.push(`sink element ${serialize(element)}`)
+  /** Logged as the exact bytes the stream handed over. */
+  upstreamStanza(stanza: XmlElement): void {
+    this.wire.log.push(`sink element ${new TextDecoder().decode(stanza.bytes)}`)
+  }
+
+  batches = 0
+
+  upstreamBatchEnd(): void {
+    this.batches += 1
   }
 
   upstreamAuthenticated(): void {

@@ -21,7 +21,8 @@ export class FakePeer implements WebSocketPeer {
 
   constructor(private readonly wire: Wire) {}
 
-  send(text: string): void {
+  send(message: Uint8Array | string): void {
+    const text = typeof message === 'string' ? message : new TextDecoder().decode(message)
     this.sent.push(text)
     this.wire.log.push(`client ${text}`)
   }

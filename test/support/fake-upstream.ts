@@ -28,7 +28,8 @@ export class FakeUpstream implements UpstreamPort {
     this.wire.log.push(`upstream open ${request.to}`)
   }
 
-  send(xml: string): boolean {
+  send(bytes: Uint8Array): boolean {
+    const xml = new TextDecoder().decode(bytes)
     this.sent.push(xml)
     this.wire.log.push(`upstream send ${xml}`)
     return this.accepting

@@ -6,6 +6,7 @@
  */
 import t from 'tap'
 import type { Element } from 'ltx'
+import type { XmlElement } from '../../src/core/xml/tokenizer.js'
 import { ClientStream } from '../../src/core/xmpp/client-stream.js'
 import type { UpstreamEnd, UpstreamHeader, UpstreamSink } from '../../src/core/xmpp/upstream-port.js'
 import { FakeLink } from '../support/fake-link.js'
@@ -19,9 +20,10 @@ import { BODY, Harness } from './bosh/fakes.js'
 class LoginSink implements UpstreamSink {
   readonly log: string[] = []
   upstreamOpened(_header: UpstreamHeader, _features: Element): void {}
-  upstreamElement(element: Element): void {
-    this.log.push(`element ${element.name}`)
+  upstreamStanza(element: XmlElement): void {
+    this.log.push(`element ${element.localName}`)
   }
+  upstreamBatchEnd(): void {}
   upstreamAuthenticated(): void {
     this.log.push('authenticated')
   }

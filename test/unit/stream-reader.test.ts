@@ -2,7 +2,6 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { XmlStreamReader } from '../../src/core/xml/stream-reader.js'
 import type { ReaderEvent, XmlLimits } from '../../src/core/xml/stream-reader.js'
-import { RestrictedScanner } from '../../src/core/xml/restricted-scanner.js'
 import { XML_LIMITS } from '../support/limits.js'
 
 const STREAM_OPEN =
@@ -203,18 +202,6 @@ t.test('reset() for a stream restart (RFC 6120 §4.3.3)', (t) => {
   const again = render(reader.write(STREAM_OPEN.replace("id='s1'", "id='s2'") + '<stream:features/>'))
   t.match(again[0], /id="s2"/)
   t.same(again.slice(1), ['element <stream:features/>'])
-  t.end()
-})
-
-t.test('the scanner commits only whole tags, so ltx never rescans an unfinished run', (t) => {
-  const scanner = new RestrictedScanner('document', XML_LIMITS)
-  t.same(scanner.scan("<a b='1'>te"), { output: "<a b='1'>te", committed: 9 }, 'up to the end of the start tag')
-  t.same(scanner.scan('xt and more'), { output: 'xt and more', committed: 0 }, 'text alone completes no tag')
-  t.same(scanner.scan('</a>'), { output: '</a>', committed: 4 }, 'the end tag completes one')
-  const cdata = new RestrictedScanner('document', XML_LIMITS)
-  t.same(cdata.scan('<a><![CDATA[<x>]]>y<b/>z'), { output: '<a>&lt;x&gt;y<b/>z', committed: 17 }, 'offsets count the rewritten output')
-  const attribute = new RestrictedScanner('document', XML_LIMITS)
-  t.same(attribute.scan(`<a b='${'v'.repeat(100)}`), { output: `<a b='${'v'.repeat(100)}`, committed: 0 }, 'an unfinished attribute value is held back')
   t.end()
 })
 

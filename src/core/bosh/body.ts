@@ -5,11 +5,13 @@
  * session. Output wrappers live in payload.ts.
  */
 import type { Element } from 'ltx'
-import type { BoshCondition } from '../conditions.js'
+import type { BoshCondition, StreamFailure } from '../conditions.js'
 import { NS } from '../conditions.js'
-import { XmlStreamReader } from '../xml/stream-reader.js'
-import type { XmlLimits } from '../xml/stream-reader.js'
-import { utf8Length } from '../xml/utf8.js'
+import { toElement } from '../xml/element.js'
+import type { XmlLimits } from '../xml/limits.js'
+import { serialize } from '../xml/serialize.js'
+import { XmlTokenizer } from '../xml/tokenizer.js'
+import type { XmlElement, XmlSink } from '../xml/tokenizer.js'
 
 /** XEP-0124 §7.1 'route': "proto:host:port". */
 export interface BoshRoute {
@@ -26,8 +28,8 @@ export interface BoshVersion {
 
 interface RequestBase {
   readonly rid: number
-  /** Children of the wrapper, detached, in document order. */
-  readonly payload: readonly Element[]
+  /** Children of the wrapper, as they will go upstream, in document order. */
+  readonly payload: readonly XmlElement[]
   /** §16: a stream name; we never advertise multiple streams. */
   readonly stream?: string
   /** §15.4 key sequencing. */
@@ -165,18 +167,18 @@ function nonEmpty(value: string | undefined): string | undefined {
  * bound to it; an undeclared `xmpp:` prefix is read too, since clients that
  * forget the declaration exist and the meaning is unambiguous.
  */
-function xboshAttr(body: Element, local: string): string | undefined {
+function xboshAttr(attrs: Readonly<Record<string, string>>, local: string): string | undefined {
   let sawXmppDeclaration = false
-  for (const [name, value] of Object.entries(body.attrs)) {
+  for (const [name, value] of Object.entries(attrs)) {
     if (!name.startsWith('xmlns:')) continue
     const prefix = name.slice('xmlns:'.length)
     if (prefix === 'xmpp') sawXmppDeclaration = true
     if (value === NS.xbosh) {
-      const attr = body.attrs[`${prefix}:${local}`]
+      const attr = attrs[`${prefix}:${local}`]
       if (attr !== undefined) return attr
     }
   }
-  return sawXmppDeclaration ? undefined : body.attrs[`xmpp:${local}`]
+  return sawXmppDeclaration ? undefined : attrs[`xmpp:${local}`]
 }
 
 /** Prefixes used by an element or its descendants, on names or attributes. */
@@ -199,32 +201,28 @@ function usedPrefixes(el: Element, into: Set<string>): Set<string> {
  * it borrows from the wrapper are declared on it, and an explicit httpbind
  * default namespace becomes jabber:client (XEP-0206 §2 note: clients treat
  * jabber:client as "a subset of the 'http://jabber.org/protocol/httpbind' namespace").
+ * A payload that needs neither (nearly all of them) goes as the bytes it came as.
  */
-function detachPayload(body: Element, child: Element): Element {
-  for (const prefix of usedPrefixes(child, new Set())) {
+function detachPayload(attrs: Readonly<Record<string, string>>, child: XmlElement, reparse: (xml: string) => XmlElement): XmlElement {
+  if (!child.usesPrefixes && child.attr('xmlns') !== NS.httpbind) return child
+  const element = toElement(child)
+  for (const prefix of usedPrefixes(element, new Set())) {
     const declaration = `xmlns:${prefix}`
-    const uri = body.attrs[declaration]
-    if (uri !== undefined && child.attrs[declaration] === undefined) child.attrs[declaration] = uri
+    const uri = attrs[declaration]
+    if (uri !== undefined && element.attrs[declaration] === undefined) element.attrs[declaration] = uri
   }
-  if (child.attrs.xmlns === NS.httpbind) child.attrs.xmlns = NS.client
-  child.parent = null
-  return child
+  if (element.attrs.xmlns === NS.httpbind) element.attrs.xmlns = NS.client
+  return reparse(serialize(element))
 }
 
-function readBody(body: Element): BoshRequest {
-  if (body.getName() !== 'body' || body.getNS() !== NS.httpbind) {
+function readBody(body: XmlElement, children: readonly XmlElement[], text: boolean, reparse: (xml: string) => XmlElement): BoshRequest {
+  if (body.localName !== 'body' || body.namespace() !== NS.httpbind) {
     bad(`root must be <body xmlns='${NS.httpbind}'/>`)
   }
-  const payload: Element[] = []
-  for (const child of body.children) {
-    if (typeof child === 'string') {
-      // §6: "The <body/> wrapper MUST NOT contain any XML character data".
-      if (child.trim() !== '') bad('character data directly inside <body/>')
-      continue
-    }
-    payload.push(detachPayload(body, child))
-  }
-  const attrs = body.attrs
+  // §6: "The <body/> wrapper MUST NOT contain any XML character data".
+  if (text) bad('character data directly inside <body/>')
+  const attrs = body.attrs()
+  const payload = children.map((child) => detachPayload(attrs, child, reparse))
   const rid = parseUnsigned('rid', attrs.rid, 1)
   if (rid === undefined) bad("missing 'rid'")
   const common = {
@@ -239,7 +237,7 @@ function readBody(body: Element): BoshRequest {
   const sid = attrs.sid
   if (sid === undefined) {
     if (attrs.type !== undefined) bad("'type' on a session creation request")
-    if (xboshAttr(body, 'restart') !== undefined) bad("'xmpp:restart' on a session creation request")
+    if (xboshAttr(attrs, 'restart') !== undefined) bad("'xmpp:restart' on a session creation request")
     const content = attrs.content
     if (content !== undefined && !HEADER_VALUE.test(content)) bad("'content' is not a valid Content-Type")
     const ack = attrs.ack
@@ -259,7 +257,7 @@ function readBody(body: Element): BoshRequest {
       wait: parseUnsigned('wait', attrs.wait, 0),
       hold: parseUnsigned('hold', attrs.hold, 0),
       content,
-      xmppVersion: nonEmpty(xboshAttr(body, 'version')),
+      xmppVersion: nonEmpty(xboshAttr(attrs, 'version')),
       route,
       ack: ack === '1',
     }
@@ -275,7 +273,7 @@ function readBody(body: Element): BoshRequest {
     default:
       bad(`unsupported type '${attrs.type}'`)
   }
-  const restart = xboshAttr(body, 'restart')
+  const restart = xboshAttr(attrs, 'restart')
   if (restart !== undefined && restart !== 'true' && restart !== 'false') bad("'xmpp:restart' must be true or false")
   return {
     kind: 'session',
@@ -290,35 +288,89 @@ function readBody(body: Element): BoshRequest {
 }
 
 /**
- * Parse one request body. XML errors and bad attribute syntax are
- * 'bad-request' (§17.2: "The format of an HTTP header or binding element
- * ... is unacceptable"); a body over the size or shape limits is
- * 'policy-violation', as those limits are local policy.
+ * Reads request bodies: one per registry, its tokenizer reused for every
+ * request. XML errors and bad attribute syntax are 'bad-request' (§17.2:
+ * "The format of an HTTP header or binding element ... is unacceptable");
+ * a body over the size or shape limits is 'policy-violation', as those
+ * limits are local policy.
  */
-export function parseBody(input: string | Uint8Array, limits: BodyLimits): BodyParseResult {
-  const size = typeof input === 'string' ? utf8Length(input) : input.byteLength
-  if (size > limits.maxBodyBytes) {
-    return { ok: false, failure: { condition: 'policy-violation', text: `body exceeds ${limits.maxBodyBytes} bytes` } }
+export class BodyReader implements XmlSink {
+  readonly #tokenizer: XmlTokenizer
+  readonly #limits: BodyLimits
+  #root: XmlElement | undefined
+  #children: XmlElement[] = []
+  #failure: StreamFailure | undefined
+  #reparsed: XmlElement | undefined
+
+  constructor(limits: BodyLimits) {
+    this.#limits = limits
+    this.#tokenizer = new XmlTokenizer('body', { ...limits.xml, maxStanzaBytes: limits.maxBodyBytes }, this)
   }
-  const reader = new XmlStreamReader('document', { ...limits.xml, maxStanzaBytes: limits.maxBodyBytes })
-  let root: Element | undefined
-  for (const event of [...reader.write(input), ...reader.end()]) {
-    if (event.type === 'error') {
-      const { condition, text } = event.failure
-      return {
-        ok: false,
-        failure: { condition: condition === 'policy-violation' ? 'policy-violation' : 'bad-request', text: text ?? condition },
-      }
+
+  read(input: Uint8Array): BodyParseResult {
+    if (input.byteLength > this.#limits.maxBodyBytes) {
+      return { ok: false, failure: { condition: 'policy-violation', text: `body exceeds ${this.#limits.maxBodyBytes} bytes` } }
     }
-    if (event.type === 'element') root = event.element
+    this.#root = undefined
+    this.#children = []
+    this.#failure = undefined
+    this.#tokenizer.reset()
+    this.#tokenizer.write(input)
+    this.#tokenizer.end()
+    // Read back as their declared types: the sink callbacks set them during write().
+    const failure = this.#failure as StreamFailure | undefined
+    if (failure) {
+      const { condition, text } = failure
+      return { ok: false, failure: { condition: condition === 'policy-violation' ? 'policy-violation' : 'bad-request', text: text ?? condition } }
+    }
+    const root = this.#root as XmlElement | undefined
+    if (!root) return { ok: false, failure: { condition: 'bad-request', text: 'empty body' } }
+    try {
+      return { ok: true, request: readBody(root, this.#children, this.#tokenizer.rootText, (xml) => this.#reparse(xml)) }
+    } catch (error) {
+      if (!(error instanceof BodyError)) throw error
+      const sid = nonEmpty(root.attr('sid'))
+      const failure: BoshFailure = sid === undefined ? { condition: error.condition, text: error.message } : { condition: error.condition, text: error.message, sid }
+      return { ok: false, failure }
+    } finally {
+      this.#children = []
+    }
   }
-  if (!root) return { ok: false, failure: { condition: 'bad-request', text: 'empty body' } }
-  try {
-    return { ok: true, request: readBody(root) }
-  } catch (error) {
-    if (!(error instanceof BodyError)) throw error
-    const sid = nonEmpty(root.attrs.sid)
-    const failure: BoshFailure = sid === undefined ? { condition: error.condition, text: error.message } : { condition: error.condition, text: error.message, sid }
-    return { ok: false, failure }
+
+  /** A payload rewritten to stand alone, read back as an element (rare: borrowed prefixes). */
+  #reparse(xml: string): XmlElement {
+    this.#reparsed = undefined
+    const tokenizer = new XmlTokenizer('message', { ...this.#limits.xml, maxStanzaBytes: this.#limits.maxBodyBytes * 2 }, {
+      rootStart: () => {},
+      element: (element) => (this.#reparsed = element),
+      rootEnd: () => {},
+      error: () => {},
+    })
+    tokenizer.write(encoder.encode(xml))
+    tokenizer.end()
+    const element = this.#reparsed as XmlElement | undefined
+    if (!element) bad('payload could not be detached from <body/>')
+    return element
   }
+
+  rootStart(root: XmlElement): void {
+    this.#root = root
+  }
+
+  element(child: XmlElement): void {
+    this.#children.push(child)
+  }
+
+  rootEnd(): void {}
+
+  error(failure: StreamFailure): void {
+    this.#failure ??= failure
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** One body read by a fresh reader (tests, tools; the registry keeps one reader). */
+export function parseBody(input: string | Uint8Array, limits: BodyLimits): BodyParseResult {
+  return new BodyReader(limits).read(typeof input === 'string' ? encoder.encode(input) : input)
 }

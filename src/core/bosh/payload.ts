@@ -1,20 +1,20 @@
 /**
  * Payloads and the <body/> wrapper on the way out (XEP-0124 §6, XEP-0206 §2):
- * elements are serialised once into a Payload, and `buildBody` wraps any
- * number of them with the wrapper's attributes. Every response body, the
- * terminate bodies included, is built here.
+ * a response is the wrapper's start tag, then the stanzas' bytes as the
+ * server sent them (with the namespace they inherited declared), then
+ * `</body>`, built once as bytes. Every response body, the terminate bodies
+ * included, is built here.
  */
-import { escapeAttribute, serialize } from '../xml/serialize.js'
-import { utf8Length } from '../xml/utf8.js'
-import { Element } from 'ltx'
+import type { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
+import { escapeAttribute, escapeText, serialize } from '../xml/serialize.js'
+import type { XmlElement } from '../xml/tokenizer.js'
+import { standalone, usesStreamPrefix } from '../xmpp/stanza.js'
 
-/** One serialised child of a response body. */
+/** One child of a response body, as bytes. */
 export interface Payload {
-  readonly xml: string
-  /** UTF-8 length of `xml`: what it costs in pending-output budgets. */
-  readonly bytes: number
+  readonly bytes: Uint8Array
   /** Uses the `stream:` prefix, so the wrapper must declare it (XEP-0206 §2). */
   readonly streamPrefix: boolean
 }
@@ -23,25 +23,23 @@ export type BodyAttrValue = string | number | undefined
 /** Wrapper attributes in output order; undefined values are left out. */
 export type BodyAttrs = Readonly<Record<string, BodyAttrValue>>
 
-function usesStreamPrefix(el: Element): boolean {
-  return el.name.startsWith('stream:')
-}
+const encoder = new TextEncoder()
+const BODY_END = encoder.encode('</body>')
 
-/** Serialise an element as it will appear inside a response body. */
+/** An element Causeway made or edited (features, a stream error, `<uri/>`), serialised once. */
 export function toPayload(el: Element): Payload {
-  const xml = serialize(el)
-  return { xml, bytes: utf8Length(xml), streamPrefix: usesStreamPrefix(el) }
+  return { bytes: encoder.encode(serialize(el)), streamPrefix: el.name.startsWith('stream:') }
 }
 
 /**
- * A child of the upstream XMPP stream, made to stand alone inside the
- * httpbind wrapper: an unprefixed element without its own xmlns inherited
- * 'jabber:client' from <stream:stream>, so it gets that declaration.
- * XEP-0206 §2: stanzas are "qualified by the 'jabber:client' namespace".
+ * A stanza from the upstream stream, made to stand alone inside the
+ * httpbind wrapper. XEP-0206 §2: stanzas are "qualified by the
+ * 'jabber:client' namespace". It may wait for a request, so a view of the
+ * socket's read buffer is copied rather than kept.
  */
-export function upstreamPayload(el: Element): Payload {
-  if (!el.name.includes(':') && el.attrs.xmlns === undefined) el.attrs.xmlns = NS.client
-  return toPayload(el)
+export function stanzaPayload(stanza: XmlElement): Payload {
+  const bytes = standalone(stanza)
+  return { bytes: bytes === stanza.bytes ? bytes.slice() : bytes, streamPrefix: usesStreamPrefix(stanza) }
 }
 
 /**
@@ -49,20 +47,29 @@ export function upstreamPayload(el: Element): Payload {
  * `xmlns:xmpp` is declared when an `xmpp:` attribute is present (XEP-0206 §4)
  * and `xmlns:stream` when a child uses that prefix (XEP-0206 §2).
  */
-export function buildBody(attrs: BodyAttrs = {}, children: readonly Payload[] = []): string {
-  let out = `<body xmlns='${NS.httpbind}'`
+export function buildBody(attrs: BodyAttrs = {}, children: readonly Payload[] = []): Uint8Array {
+  let head = `<body xmlns='${NS.httpbind}'`
   const names = Object.keys(attrs)
-  if (names.some((name) => name.startsWith('xmpp:'))) out += ` xmlns:xmpp='${NS.xbosh}'`
-  if (children.some((child) => child.streamPrefix)) out += ` xmlns:stream='${NS.stream}'`
+  if (names.some((name) => name.startsWith('xmpp:'))) head += ` xmlns:xmpp='${NS.xbosh}'`
+  if (children.some((child) => child.streamPrefix)) head += ` xmlns:stream='${NS.stream}'`
   for (const name of names) {
     const value = attrs[name]
     if (value === undefined) continue
-    out += ` ${name}='${escapeAttribute(String(value))}'`
+    head += ` ${name}='${escapeAttribute(String(value))}'`
   }
-  if (children.length === 0) return out + '/>'
-  out += '>'
-  for (const child of children) out += child.xml
-  return out + '</body>'
+  if (children.length === 0) return encoder.encode(head + '/>')
+  const start = encoder.encode(head + '>')
+  let length = start.length + BODY_END.length
+  for (const child of children) length += child.bytes.length
+  const out = new Uint8Array(length)
+  out.set(start, 0)
+  let at = start.length
+  for (const child of children) {
+    out.set(child.bytes, at)
+    at += child.bytes.length
+  }
+  out.set(BODY_END, at)
+  return out
 }
 
 /**
@@ -70,15 +77,11 @@ export function buildBody(attrs: BodyAttrs = {}, children: readonly Payload[] = 
  * condition if any, and the children (stanzas then `<stream:error/>` for
  * remote-stream-error, XEP-0206 §7; `<uri/>` for see-other-uri).
  */
-export function buildTerminateBody(
-  condition: BoshCondition | undefined,
-  children: readonly Payload[] = [],
-  attrs: BodyAttrs = {},
-): string {
+export function buildTerminateBody(condition: BoshCondition | undefined, children: readonly Payload[] = [], attrs: BodyAttrs = {}): Uint8Array {
   return buildBody({ type: 'terminate', condition, ...attrs }, children)
 }
 
 /** XEP-0124 §17.2 see-other-uri: "POSTing to the URI in the content of the <uri/> child element". */
 export function uriPayload(uri: string): Payload {
-  return toPayload(new Element('uri').t(uri))
+  return { bytes: encoder.encode(`<uri>${escapeText(uri)}</uri>`), streamPrefix: false }
 }

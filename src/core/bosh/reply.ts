@@ -15,8 +15,8 @@ export const DEFAULT_CONTENT_TYPE = 'text/xml; charset=utf-8'
 export type LegacyStatus = 400 | 403 | 404
 
 export type BoshReply =
-  /** HTTP 200 with this body and Content-Type. */
-  | { readonly status: 200; readonly body: string; readonly contentType: string }
+  /** HTTP 200 with this body (UTF-8 bytes) and Content-Type. */
+  | { readonly status: 200; readonly body: Uint8Array; readonly contentType: string }
   /** A legacy client's terminal error: this status and an empty body. */
   | { readonly status: LegacyStatus; readonly condition: BoshCondition; readonly contentType: string }
 
@@ -50,7 +50,7 @@ export const LEGACY_HTTP_STATUS: Readonly<Partial<Record<BoshCondition, LegacySt
   'item-not-found': 404,
 }
 
-export function okReply(body: string, contentType: string = DEFAULT_CONTENT_TYPE): BoshReply {
+export function okReply(body: Uint8Array, contentType: string = DEFAULT_CONTENT_TYPE): BoshReply {
   return { status: 200, body, contentType }
 }
 

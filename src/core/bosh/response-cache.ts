@@ -7,7 +7,7 @@
 
 export interface CachedResponse {
   readonly rid: number
-  readonly body: string
+  readonly body: Uint8Array
   /** Clock time the response was sent, for §9.2 'time'. */
   readonly sentAt: number
 }
@@ -26,7 +26,7 @@ export class ResponseCache {
     return this.#entries.size
   }
 
-  put(rid: number, body: string, sentAt: number): void {
+  put(rid: number, body: Uint8Array, sentAt: number): void {
     this.#entries.delete(rid)
     this.#entries.set(rid, { rid, body, sentAt })
     while (this.#entries.size > this.#capacity) {

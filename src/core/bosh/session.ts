@@ -12,8 +12,7 @@ import type { Clock, Timer } from '../clock.js'
 import type { BoshCondition } from '../conditions.js'
 import type { SessionEnd } from '../session-end.js'
 import type { SessionObserver } from '../session-observer.js'
-import { serialize } from '../xml/serialize.js'
-import { utf8Length } from '../xml/utf8.js'
+import type { XmlElement } from '../xml/tokenizer.js'
 import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
 import type { BoshFailure, BoshRequest, CreateRequest, SessionRequest } from './body.js'
 import { HoldQueue } from './hold-queue.js'
@@ -22,7 +21,7 @@ import type { SessionParams } from './negotiate.js'
 import { SECOND_MS, formatVersion } from './negotiate.js'
 import type { BoshOptions } from './options.js'
 import type { BodyAttrValue, BodyAttrs, Payload } from './payload.js'
-import { buildBody, toPayload, upstreamPayload } from './payload.js'
+import { buildBody, stanzaPayload, toPayload } from './payload.js'
 import type { BoshReply, BoshResponder } from './reply.js'
 import { okReply, recoverableReply, terminalReply } from './reply.js'
 import { ResponseCache } from './response-cache.js'
@@ -263,10 +262,18 @@ export class BoshSession implements UpstreamSink {
     })
   }
 
-  upstreamElement(element: Element): void {
+  upstreamStanza(stanza: XmlElement): void {
     this.#run(() => {
       if (this.#state === 'terminated') return
-      this.#enqueueOutput(element)
+      this.#enqueueOutput(stanza)
+    })
+  }
+
+  /** §8: what one read from the server brought goes out in one response. */
+  upstreamBatchEnd(): void {
+    this.#run(() => {
+      if (this.#state === 'terminated') return
+      this.#outputChanged()
     })
   }
 
@@ -651,7 +658,7 @@ export class BoshSession implements UpstreamSink {
     this.#setState('open')
     const payload = toPayload(features)
     this.#pending.unshift(payload)
-    this.#pendingBytes += payload.bytes
+    this.#pendingBytes += payload.bytes.length
     if (wasConnecting) {
       this.#streamAttrsOwed = true
       const first = this.#held.peek()
@@ -665,13 +672,12 @@ export class BoshSession implements UpstreamSink {
   }
 
   /** Client payloads for the server, in order; a server that stops taking them ends the session. */
-  #sendUpstream(elements: readonly Element[], current?: Outstanding): void {
+  #sendUpstream(elements: readonly XmlElement[], current?: Outstanding): void {
     const port = this.#port
     if (!port || elements.length === 0) return
     for (const element of elements) {
-      const xml = serialize(element)
-      this.#observer?.relayed('to_upstream', element, utf8Length(xml))
-      port.send(xml)
+      this.#observer?.relayed('to_upstream', element, element.bytes.length)
+      port.send(element.bytes)
     }
     // A BOSH client cannot be paused, so a server that stops reading gets a hard cap as well as the stream's drain deadline.
     if (port.bufferedBytes > this.#options.maxUnsentBytes) {
@@ -683,12 +689,13 @@ export class BoshSession implements UpstreamSink {
     }
   }
 
-  #enqueueOutput(element: Element): void {
-    const payload = upstreamPayload(element)
-    this.#observer?.relayed('to_client', element, payload.bytes)
+  #enqueueOutput(stanza: XmlElement): void {
+    const payload = stanzaPayload(stanza)
+    this.#observer?.relayed('to_client', stanza, payload.bytes.length)
     this.#pending.push(payload)
-    this.#pendingBytes += payload.bytes
-    this.#outputChanged()
+    this.#pendingBytes += payload.bytes.length
+    // A burst goes out at the end of the read that brought it (upstreamBatchEnd), unless it already fills a response.
+    if (this.#pendingBytes >= this.#options.maxPendingBytes) this.#outputChanged()
   }
 
   /** Stanzas can go out only on an open (or restarting) stream; the creation response waits for features. */
@@ -709,7 +716,7 @@ export class BoshSession implements UpstreamSink {
       }
       return
     }
-    // §8: answer "as soon as possible after receiving" payloads; a short delay batches a burst into one response.
+    // §8: answer "as soon as possible after receiving" payloads: now, at the end of the read, or after boshCoalesceMs.
     if (this.#options.coalesceMs === 0 || this.#pendingBytes >= this.#options.maxPendingBytes) {
       this.#flush()
       return

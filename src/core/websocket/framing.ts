@@ -6,13 +6,13 @@
  * declared (RFC 7395 §3.3.3). TCP side: one long `<stream:stream>` document.
  * This module only converts; the session decides what to do.
  */
-import { escapeAttribute, serialize } from '../xml/serialize.js'
-import { utf8Length } from '../xml/utf8.js'
 import type { Element } from 'ltx'
 import type { StreamFailure } from '../conditions.js'
 import { NS, streamFailure } from '../conditions.js'
-import { XmlStreamReader } from '../xml/stream-reader.js'
-import type { XmlLimits } from '../xml/stream-reader.js'
+import type { XmlLimits } from '../xml/limits.js'
+import { escapeAttribute, serialize } from '../xml/serialize.js'
+import { XmlTokenizer } from '../xml/tokenizer.js'
+import type { XmlElement, XmlSink } from '../xml/tokenizer.js'
 import type { StreamInfo } from '../xmpp/stream-header.js'
 import { streamErrorXml } from '../xmpp/stream-header.js'
 
@@ -21,32 +21,70 @@ export type ClientFrame =
   | { readonly kind: 'open'; readonly to: string | undefined; readonly lang: string | undefined; readonly from: string | undefined }
   /** RFC 7395 §3.6: `<close/>` ends it. */
   | { readonly kind: 'close' }
-  /** Anything else: a stanza or a stream-level element (SASL, SM, …). */
-  | { readonly kind: 'element'; readonly element: Element; readonly bytes: number }
+  /**
+   * Anything else: a stanza or a stream-level element (SASL, SM, …), as the
+   * bytes the client sent (its namespace declarations included, so it reads
+   * the same inside the upstream stream).
+   */
+  | { readonly kind: 'element'; readonly element: XmlElement }
   | { readonly kind: 'error'; readonly failure: StreamFailure }
 
-/** Parse one WebSocket text message from the client. */
-export function parseClientMessage(message: string, limits: XmlLimits): ClientFrame {
-  const reader = new XmlStreamReader('document', limits)
-  const events = [...reader.write(message), ...reader.end()]
-  let root: Element | undefined
-  for (const event of events) {
-    if (event.type === 'error') return { kind: 'error', failure: event.failure }
-    if (event.type === 'element') root = event.element
+/**
+ * Reads the client's WebSocket messages, one standalone document each
+ * (RFC 7395 §3.3.3): one per session, its tokenizer reused for every message.
+ */
+export class ClientMessageReader implements XmlSink {
+  readonly #tokenizer: XmlTokenizer
+  #root: XmlElement | undefined
+  #failure: StreamFailure | undefined
+
+  constructor(limits: XmlLimits) {
+    this.#tokenizer = new XmlTokenizer('message', limits, this)
   }
-  if (!root) return { kind: 'error', failure: streamFailure('not-well-formed', 'empty message') }
-  return classify(root, utf8Length(message))
+
+  read(message: Uint8Array): ClientFrame {
+    this.#root = undefined
+    this.#failure = undefined
+    this.#tokenizer.reset()
+    this.#tokenizer.write(message)
+    this.#tokenizer.end()
+    const failure = this.#failure
+    if (failure) return { kind: 'error', failure }
+    const root = this.#root
+    if (!root) return { kind: 'error', failure: streamFailure('not-well-formed', 'empty message') }
+    return classify(root)
+  }
+
+  rootStart(): void {}
+
+  element(element: XmlElement): void {
+    this.#root = element
+  }
+
+  rootEnd(): void {}
+
+  error(failure: StreamFailure): void {
+    this.#failure ??= failure
+  }
 }
 
-function classify(root: Element, bytes: number): ClientFrame {
-  const ns = root.getNS()
-  if (root.getName() === 'open' || root.getName() === 'close') {
+const encoder = new TextEncoder()
+
+/** One message read by a fresh reader (tests, tools; sessions keep one reader). */
+export function parseClientMessage(message: string | Uint8Array, limits: XmlLimits): ClientFrame {
+  return new ClientMessageReader(limits).read(typeof message === 'string' ? encoder.encode(message) : message)
+}
+
+function classify(root: XmlElement): ClientFrame {
+  const local = root.localName
+  const ns = root.namespace()
+  if (local === 'open' || local === 'close') {
     // `<open xmlns='jabber:client'/>` or a prefixed `<stream:open>` is not the framing element.
-    if (ns !== NS.framing || root.name.includes(':')) {
-      return { kind: 'error', failure: streamFailure('invalid-namespace', `<${root.getName()}/> must be in ${NS.framing}`) }
+    if (ns !== NS.framing || root.prefix !== undefined) {
+      return { kind: 'error', failure: streamFailure('invalid-namespace', `<${local}/> must be in ${NS.framing}`) }
     }
-    if (root.getName() === 'close') return { kind: 'close' }
-    const version = root.attrs.version
+    if (local === 'close') return { kind: 'close' }
+    const version = root.attr('version')
     // RFC 6120 §4.7.5: a version we cannot speak is unsupported-version.
     if (version !== undefined && !/^1\.\d+$/.test(version)) {
       return { kind: 'error', failure: streamFailure('unsupported-version', 'XMPP version 1.0 is required') }
@@ -54,23 +92,21 @@ function classify(root: Element, bytes: number): ClientFrame {
     if (version === undefined) {
       return { kind: 'error', failure: streamFailure('unsupported-version', 'the version attribute is required') }
     }
-    return { kind: 'open', to: root.attrs.to, lang: root.attrs['xml:lang'], from: root.attrs.from }
+    return { kind: 'open', to: root.attr('to'), lang: root.attr('xml:lang'), from: root.attr('from') }
   }
   if (ns === NS.framing) {
-    return { kind: 'error', failure: streamFailure('unsupported-stanza-type', `unknown framing element <${root.getName()}/>`) }
+    return { kind: 'error', failure: streamFailure('unsupported-stanza-type', `unknown framing element <${local}/>`) }
   }
-  if (ns === undefined) {
-    if (root.name.includes(':')) {
-      return { kind: 'error', failure: streamFailure('bad-namespace-prefix', `prefix of <${root.name}> is not declared`) }
-    }
-    // RFC 7395 §3.3.3 asks every message to declare its namespace; one that
-    // does not means what it would mean on a TCP stream: jabber:client.
-    root.attrs.xmlns = NS.client
+  if (ns === undefined && root.prefix !== undefined) {
+    return { kind: 'error', failure: streamFailure('bad-namespace-prefix', `prefix of <${root.name}> is not declared`) }
   }
-  if (ns === NS.stream && root.getName() === 'stream') {
+  if (ns === NS.stream && local === 'stream') {
     return { kind: 'error', failure: streamFailure('unsupported-stanza-type', '<stream:stream> is not used over WebSocket') }
   }
-  return { kind: 'element', element: root, bytes }
+  // RFC 7395 §3.3.3 asks every message to declare its namespace; one that
+  // does not means what it would mean on a TCP stream: jabber:client, which
+  // it inherits inside the upstream stream as it is.
+  return { kind: 'element', element: root }
 }
 
 /** RFC 7395 §3.4: the upstream's stream header, as the `<open/>` the client expects. */
@@ -97,14 +133,6 @@ export function clientMessage(element: Element): string {
   } else if (!element.name.includes(':') && attrs.xmlns === undefined) {
     attrs.xmlns = NS.client
   }
-  return serialize(element)
-}
-
-/**
- * The client's element for the TCP stream: it carries its own namespace
- * declarations, which are harmless (and equal) inside the upstream stream.
- */
-export function upstreamMessage(element: Element): string {
   return serialize(element)
 }
 

@@ -16,14 +16,16 @@ import type { SessionEnd } from '../session-end.js'
 import type { SessionObserver } from '../session-observer.js'
 import type { XmlLimits } from '../xml/stream-reader.js'
 import { utf8Length } from '../xml/utf8.js'
+import type { XmlElement } from '../xml/tokenizer.js'
+import { standalone } from '../xmpp/stanza.js'
 import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
-import { CLOSE_MESSAGE, clientMessage, openMessage, parseClientMessage, streamErrorMessages, upstreamMessage } from './framing.js'
+import { CLOSE_MESSAGE, ClientMessageReader, clientMessage, openMessage, streamErrorMessages } from './framing.js'
 import type { ClientFrame } from './framing.js'
 
 /** The client's WebSocket, as the `ws` adapter presents it. */
 export interface WebSocketPeer {
-  /** Queue one text message (no-op once the socket is closing). */
-  send(text: string): void
+  /** Queue one text message, as UTF-8 bytes or a string (no-op once the socket is closing). */
+  send(message: Uint8Array | string): void
   /** Bytes queued for the client and not yet written to the kernel. */
   readonly bufferedBytes: number
   ping(): void
@@ -89,6 +91,7 @@ export class WebSocketSession implements UpstreamSink {
   readonly #clock: Clock
   readonly #connector: UpstreamConnector
   readonly #observer: SessionObserver
+  readonly #reader: ClientMessageReader
   #upstream: UpstreamPort | undefined
   #domain: string | undefined
   /** The client has been sent an `<open/>` for the current stream. */
@@ -116,6 +119,7 @@ export class WebSocketSession implements UpstreamSink {
     this.#clock = deps.clock
     this.#connector = deps.upstream
     this.#observer = deps.observer
+    this.#reader = new ClientMessageReader(deps.settings.limits)
     this.#openTimer = this.#timer(() => {
       this.#openTimer = undefined
       this.#finish({ reason: 'open-timeout', condition: 'connection-timeout', text: 'no <open/> in time' }, { kind: 'stream-error', condition: 'connection-timeout', text: 'no <open/> in time' })
@@ -137,8 +141,8 @@ export class WebSocketSession implements UpstreamSink {
 
   // ── the client ────────────────────────────────────────────────────────
 
-  /** One text message from the client. */
-  message(text: string): void {
+  /** One text message from the client, as the UTF-8 bytes it arrived as. */
+  message(data: Uint8Array): void {
     this.#run(() => {
       switch (this.#state) {
         case 'closing':
@@ -148,7 +152,7 @@ export class WebSocketSession implements UpstreamSink {
         case 'awaiting-open':
         case 'opening':
         case 'open':
-          this.#onFrame(parseClientMessage(text, this.#settings.limits))
+          this.#onFrame(this.#reader.read(data))
       }
     })
   }
@@ -296,12 +300,11 @@ export class WebSocketSession implements UpstreamSink {
     upstream.open({ to: verdict.domain, ...(frame.lang !== undefined ? { lang: frame.lang } : {}) })
   }
 
-  #forward(element: Element): void {
+  #forward(element: XmlElement): void {
     const upstream = this.#upstream
     if (!upstream) return
-    const xml = upstreamMessage(element)
-    this.#observer.relayed('to_upstream', element, utf8Length(xml))
-    if (!upstream.send(xml) && !this.#clientPaused) {
+    this.#observer.relayed('to_upstream', element, element.bytes.length)
+    if (!upstream.send(element.bytes) && !this.#clientPaused) {
       // The server is slow: stop reading the client until it catches up.
       this.#clientPaused = true
       this.#peer.pauseReading()
@@ -320,13 +323,17 @@ export class WebSocketSession implements UpstreamSink {
     })
   }
 
-  upstreamElement(element: Element): void {
+  upstreamStanza(stanza: XmlElement): void {
     this.#run(() => {
       if (this.#state === 'closed') return
-      const xml = clientMessage(element)
-      this.#observer.relayed('to_client', element, utf8Length(xml))
-      this.#send(xml)
+      const message = standalone(stanza)
+      this.#observer.relayed('to_client', stanza, message.length)
+      this.#send(message)
     })
+  }
+
+  upstreamBatchEnd(): void {
+    // Each stanza is its own WebSocket message; the adapter coalesces one turn's writes.
   }
 
   upstreamAuthenticated(): void {
@@ -501,8 +508,8 @@ export class WebSocketSession implements UpstreamSink {
     this.#send(openMessage({ ...(this.#domain !== undefined ? { from: this.#domain } : {}), version: '1.0' }))
   }
 
-  #send(text: string): void {
-    this.#peer.send(text)
+  #send(message: Uint8Array | string): void {
+    this.#peer.send(message)
     if (this.#upstreamPaused || this.#peer.bufferedBytes <= this.#settings.highWaterBytes) return
     // The client is slow: stop reading the server, and give the client a deadline.
     this.#upstreamPaused = true

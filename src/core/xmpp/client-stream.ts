@@ -15,9 +15,11 @@
 import type { Element } from 'ltx'
 import type { Clock, Timer } from '../clock.js'
 import { NS, streamErrorCondition } from '../conditions.js'
-import { XmlStreamReader } from '../xml/stream-reader.js'
-import type { ReaderEvent, XmlLimits } from '../xml/stream-reader.js'
-import { utf8Length } from '../xml/utf8.js'
+import type { StreamFailure } from '../conditions.js'
+import { rootElement, toElement } from '../xml/element.js'
+import type { XmlLimits } from '../xml/limits.js'
+import { XmlTokenizer } from '../xml/tokenizer.js'
+import type { XmlElement } from '../xml/tokenizer.js'
 import { boundJid, sasl2BoundJid, saslFailureCondition } from './auth-events.js'
 import { clientVisibleFeatures, starttlsOffer } from './stream-features.js'
 import { STREAM_CLOSE, checkStreamHeader, streamErrorXml, streamHeader, streamInfo } from './stream-header.js'
@@ -27,7 +29,8 @@ import type { UpstreamEnd, UpstreamFailureCause, UpstreamOpenRequest, UpstreamPo
 export interface ClientStreamLink {
   /** Reach the server (DNS/SRV, TCP, PROXY preamble, direct TLS): then `linkUp` or `linkFailed`. */
   connect(): void
-  write(data: string): void
+  /** Queue bytes for the server (the link coalesces what one turn writes). */
+  write(data: Uint8Array | string): void
   /** Bytes written but not yet handed to the kernel. */
   readonly queuedBytes: number
   /** RFC 6120 §5.4.3.3: TLS over the same connection after `<proceed/>`: then `linkSecured` or `linkFailed`. */
@@ -74,9 +77,15 @@ type State = 'idle' | 'connecting' | 'awaiting-header' | 'awaiting-features' | '
 export class ClientStream implements UpstreamPort {
   #state: State = 'idle'
   #link: ClientStreamLink | undefined
-  readonly #reader: XmlStreamReader
+  readonly #tokenizer: XmlTokenizer
+  /** Inside `#tokenizer.write`: a stream restart must wait until it returns. */
+  #reading = false
+  /** The tokenizer must start over once the current read is done (a restart, STARTTLS). */
+  #resetOwed = false
   #request: UpstreamOpenRequest | undefined
   #header: Element | undefined
+  /** The server's stream header as received: its declarations give stanzas their namespaces. */
+  #headerXml: XmlElement | undefined
   #encrypted = false
   #loopback = false
   #tlsRequired = false
@@ -87,7 +96,7 @@ export class ClientStream implements UpstreamPort {
   /** The server bound the client's resource: nothing more to learn about the login. */
   #bound = false
   /** Client data that arrived before the first stream was open. */
-  #early: string[] = []
+  #early: Uint8Array[] = []
   #earlyBytes = 0
   /** `send` returned false while queueing early data. */
   #earlyBlocked = false
@@ -104,7 +113,12 @@ export class ClientStream implements UpstreamPort {
     /** Builds the link to the server `request.to` is routed to; it reports back through the `link…` methods. */
     private readonly makeLink: (stream: ClientStream, request: UpstreamOpenRequest) => ClientStreamLink,
   ) {
-    this.#reader = new XmlStreamReader('stream', settings.limits)
+    this.#tokenizer = new XmlTokenizer('stream', settings.limits, {
+      rootStart: (root) => this.#heard() && this.#onHeader(root),
+      element: (element) => this.#heard() && this.#onElement(element),
+      rootEnd: () => this.#heard() && this.#onStreamEnd(),
+      error: (failure) => this.#heard() && this.#onXmlError(failure),
+    })
   }
 
   get state(): State {
@@ -128,7 +142,7 @@ export class ClientStream implements UpstreamPort {
     this.#link.connect()
   }
 
-  send(xml: string): boolean {
+  send(bytes: Uint8Array): boolean {
     switch (this.#state) {
       case 'closing':
       case 'closed':
@@ -137,7 +151,7 @@ export class ClientStream implements UpstreamPort {
       case 'awaiting-header':
       case 'awaiting-features':
         if (this.#everOpened) {
-          this.#link?.write(xml)
+          this.#link?.write(bytes)
           return this.#checkPressure()
         }
         break
@@ -148,8 +162,8 @@ export class ClientStream implements UpstreamPort {
         break
     }
     // Nothing of the client's may reach the server before our negotiation is done.
-    this.#early.push(xml)
-    this.#earlyBytes += utf8Length(xml)
+    this.#early.push(bytes)
+    this.#earlyBytes += bytes.length
     if (this.#earlyBytes <= this.settings.highWaterBytes) return true
     this.#earlyBlocked = true
     return false
@@ -226,16 +240,24 @@ export class ClientStream implements UpstreamPort {
   }
 
   linkData(chunk: Uint8Array): void {
-    for (const event of this.#reader.write(chunk)) {
-      // After <proceed/> the bytes are TLS; after the end, nothing counts.
-      if (this.#deaf()) return
-      this.#onEvent(event)
+    if (this.#state === 'closed') return
+    this.#reading = true
+    try {
+      this.#tokenizer.write(chunk)
+    } finally {
+      this.#reading = false
     }
+    if (this.#resetOwed) {
+      this.#resetOwed = false
+      this.#tokenizer.reset()
+    }
+    // Everything this read completed has been handed over: a session may now answer with all of it at once.
+    if (this.#heard()) this.sink.upstreamBatchEnd()
   }
 
-  /** Read through a method: the handler of the previous event may have changed the state. */
-  #deaf(): boolean {
-    return this.#state === 'closed' || this.#state === 'securing'
+  /** After <proceed/> the bytes are TLS, after a restart they belong to the next stream, after the end nothing counts. */
+  #heard(): boolean {
+    return this.#state !== 'closed' && this.#state !== 'securing' && !this.#resetOwed
   }
 
   linkDrained(): void {
@@ -258,48 +280,40 @@ export class ClientStream implements UpstreamPort {
 
   // ── the server's stream ───────────────────────────────────────────────
 
-  #onEvent(event: ReaderEvent): void {
-    switch (event.type) {
-      case 'error':
-        if (this.#state === 'closing') {
-          // Our close tag is out: nothing may follow it (RFC 6120 §4.4), and the stream is over anyway.
-          this.#finish({ kind: 'closed' }, 'drop')
-          return
-        }
-        // The server broke the rules we hold clients to: tell it, and fail this session only.
-        this.#link?.write(streamErrorXml(event.failure.condition, event.failure.text) + STREAM_CLOSE)
-        this.#fail('protocol', 'the XMPP server sent bad XML', `upstream XML: ${event.failure.condition}`, 'end')
-        return
-      case 'stream-end':
-        if (this.#state === 'closing') {
-          this.#finish({ kind: 'closed' }, 'end')
-          return
-        }
-        // RFC 6120 §4.4: the server closed its stream; close ours.
-        this.#link?.write(STREAM_CLOSE)
-        if (!this.#everOpened) {
-          // A server that hangs up before it ever offered features did not serve this client.
-          this.#fail('protocol', 'the XMPP server closed the stream before it opened', 'stream closed before the first features', 'end')
-          return
-        }
-        this.#finish({ kind: 'closed' }, 'end')
-        return
-      case 'stream-start':
-        this.#onHeader(event.element)
-        return
-      case 'element':
-        this.#onElement(event.element)
-        return
+  #onXmlError(failure: StreamFailure): void {
+    if (this.#state === 'closing') {
+      // Our close tag is out: nothing may follow it (RFC 6120 §4.4), and the stream is over anyway.
+      this.#finish({ kind: 'closed' }, 'drop')
+      return
     }
+    // The server broke the rules we hold clients to: tell it, and fail this session only.
+    this.#link?.write(streamErrorXml(failure.condition, failure.text) + STREAM_CLOSE)
+    this.#fail('protocol', 'the XMPP server sent bad XML', `upstream XML: ${failure.condition}`, 'end')
   }
 
-  #onHeader(header: Element): void {
+  #onStreamEnd(): void {
+    if (this.#state === 'closing') {
+      this.#finish({ kind: 'closed' }, 'end')
+      return
+    }
+    // RFC 6120 §4.4: the server closed its stream; close ours.
+    this.#link?.write(STREAM_CLOSE)
+    if (!this.#everOpened) {
+      // A server that hangs up before it ever offered features did not serve this client.
+      this.#fail('protocol', 'the XMPP server closed the stream before it opened', 'stream closed before the first features', 'end')
+      return
+    }
+    this.#finish({ kind: 'closed' }, 'end')
+  }
+
+  #onHeader(headerXml: XmlElement): void {
     // Closing: the server may still owe us the header of the stream we are leaving.
     if (this.#state === 'closing') return
     if (this.#state !== 'awaiting-header') {
       this.#fail('protocol', 'the XMPP server sent an unexpected stream header')
       return
     }
+    const header = rootElement(headerXml)
     const verdict = checkStreamHeader(header)
     if (verdict !== 'ok') {
       this.#link?.write(streamErrorXml(verdict) + STREAM_CLOSE)
@@ -307,34 +321,43 @@ export class ClientStream implements UpstreamPort {
       return
     }
     this.#header = header
+    this.#headerXml = headerXml
     this.#state = 'awaiting-features'
   }
 
-  #onElement(element: Element): void {
-    if (element.is('error', NS.stream)) {
+  /**
+   * One child of the server's stream. Stanzas go on as the bytes they are;
+   * only what this stream must understand (features, stream errors, the
+   * STARTTLS answer) is made into a tree.
+   */
+  #onElement(element: XmlElement): void {
+    const local = element.localName
+    const ns = element.namespace(this.#headerXml)
+    if (local === 'error' && ns === NS.stream) {
+      const error = toElement(element, this.#header)
       // RFC 6120 §4.9.1.1: the stream is over; end ours too.
       if (this.#state !== 'closing') this.#link?.write(STREAM_CLOSE)
-      this.#finish({ kind: 'stream-error', error: element, condition: streamErrorCondition(element) }, 'end')
+      this.#finish({ kind: 'stream-error', error, condition: streamErrorCondition(error) }, 'end')
       return
     }
     switch (this.#state) {
       case 'awaiting-features':
-        if (!element.is('features', NS.stream)) {
+        if (local !== 'features' || ns !== NS.stream) {
           this.#fail('protocol', 'the XMPP server did not send stream features', `expected stream features, got <${element.name}>`)
           return
         }
-        this.#onFeatures(element)
+        this.#onFeatures(toElement(element, this.#header))
         return
       case 'starttls':
-        this.#onStartTlsAnswer(element)
+        this.#onStartTlsAnswer(local === 'proceed' && ns === NS.tls)
         return
       case 'closing':
         // Only a stream the client was shown may still speak to it (not features of one we are leaving).
-        if (this.#streamOpen) this.sink.upstreamElement(element)
+        if (this.#streamOpen) this.sink.upstreamStanza(element)
         return
       case 'open':
-        if (!this.#bound) this.#watchLogin(element)
-        this.sink.upstreamElement(element)
+        if (!this.#bound) this.#watchLogin(element, local, ns)
+        this.sink.upstreamStanza(element)
         return
       default:
         this.#fail('protocol', 'the XMPP server sent an unexpected element', `unexpected <${element.name}> from upstream`)
@@ -367,30 +390,36 @@ export class ClientStream implements UpstreamPort {
     if (firstOpen && this.#state === 'open') this.#flushEarly()
   }
 
-  #onStartTlsAnswer(answer: Element): void {
-    if (!answer.is('proceed', NS.tls)) {
+  #onStartTlsAnswer(proceed: boolean): void {
+    if (!proceed) {
       this.#fail('tls', 'TLS with upstream failed', 'the XMPP server refused STARTTLS')
       return
     }
     this.#state = 'securing'
-    this.#reader.reset()
+    this.#restartReader()
     this.#link?.startTls()
   }
 
-  /** Until the resource is bound: SASL success or failure, then the bound JID (auth-events.ts). */
-  #watchLogin(element: Element): void {
+  /**
+   * Until the resource is bound: SASL success or failure, then the bound JID
+   * (auth-events.ts). Names and attributes are read from the bytes; only the
+   * few elements that say something (a failure, a SASL2 success, an iq
+   * result) are made into trees.
+   */
+  #watchLogin(element: XmlElement, local: string, ns: string | undefined): void {
     if (!this.#authenticated) {
-      if (element.getName() === 'success' && SASL_SUCCESS_NAMESPACES.has(element.getNS() ?? '')) {
+      if (ns === undefined || !SASL_SUCCESS_NAMESPACES.has(ns)) return
+      if (local === 'success') {
         this.#onAuthenticated()
-        const jid = sasl2BoundJid(element)
+        const jid = ns === NS.sasl2 ? sasl2BoundJid(toElement(element, this.#header)) : undefined
         if (jid !== undefined) this.#onBound(jid)
         return
       }
-      const failure = saslFailureCondition(element)
-      if (failure !== undefined) this.sink.upstreamAuthFailed?.(failure)
+      if (local === 'failure') this.sink.upstreamAuthFailed?.(saslFailureCondition(toElement(element, this.#header)) ?? 'not-authorized')
       return
     }
-    const jid = boundJid(element)
+    if (local !== 'iq' || element.attr('type') !== 'result') return
+    const jid = boundJid(toElement(element, this.#header))
     if (jid !== undefined) this.#onBound(jid)
   }
 
@@ -413,18 +442,25 @@ export class ClientStream implements UpstreamPort {
   #sendHeader(): void {
     const request = this.#request
     if (!request) return
-    this.#reader.reset()
+    this.#restartReader()
     this.#header = undefined
+    this.#headerXml = undefined
     this.#streamOpen = false
     this.#state = 'awaiting-header'
     this.#link?.write(streamHeader(request))
+  }
+
+  /** A new stream (or TLS) starts: the tokenizer starts over, once the read it may be inside has returned. */
+  #restartReader(): void {
+    if (this.#reading) this.#resetOwed = true
+    else this.#tokenizer.reset()
   }
 
   #flushEarly(): void {
     const early = this.#early
     this.#early = []
     this.#earlyBytes = 0
-    for (const xml of early) this.#link?.write(xml)
+    for (const bytes of early) this.#link?.write(bytes)
     // The session stopped its client when the early queue filled: let it go
     // on now, or when the link drains (linkDrained does that).
     if (this.#checkPressure() && this.#earlyBlocked) {

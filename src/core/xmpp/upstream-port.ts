@@ -7,6 +7,7 @@
  */
 import type { Element } from 'ltx'
 import type { StreamCondition } from '../conditions.js'
+import type { XmlElement } from '../xml/tokenizer.js'
 
 /** What a session asks for when it opens its stream. */
 export interface UpstreamOpenRequest {
@@ -69,8 +70,13 @@ export type UpstreamEnd =
 export interface UpstreamSink {
   /** The stream (re)opened: the server's header and the features the client may see. */
   upstreamOpened(header: UpstreamHeader, features: Element): void
-  /** One top-level element other than features and stream errors. */
-  upstreamElement(element: Element): void
+  /**
+   * One top-level element other than features and stream errors, as the
+   * bytes the server sent (its namespace inherited from the stream root).
+   */
+  upstreamStanza(stanza: XmlElement): void
+  /** Everything one read from the server completed has been handed over (answer with all of it at once). */
+  upstreamBatchEnd(): void
   /** SASL or SASL2 (XEP-0388) `<success/>` arrived: the pre-authentication period is over. */
   upstreamAuthenticated(): void
   /** The server answered a SASL or SASL2 attempt with `<failure/>` (RFC 6120 §6.5): its condition. */
@@ -87,12 +93,12 @@ export interface UpstreamPort {
   /** Connect and send the stream header. Called once. */
   open(request: UpstreamOpenRequest): void
   /**
-   * One serialised element, in order. May be called before the stream is
+   * One element's bytes, in order. May be called before the stream is
    * open: it waits until our negotiation is done. Returns false when the
    * server is not keeping up; the session stops reading its client until
-   * `upstreamWritable()`.
+   * `upstreamWritable()`. The bytes must not change afterwards.
    */
-  send(xml: string): boolean
+  send(bytes: Uint8Array): boolean
   /** RFC 6120 §4.3.3 / XEP-0206 §5 / RFC 7395 §3.5: a new stream on the same connection after SASL. */
   restart(): void
   /** Stop reading from the server (the client cannot take more). */

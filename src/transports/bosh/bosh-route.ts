@@ -164,7 +164,8 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     if (reply.sent || reply.raw.destroyed) return
     reply.headers({ ...cors, 'cache-control': 'no-store' })
     if (answer.status === 200) {
-      reply.code(200).header('content-type', answer.contentType).send(answer.body)
+      const body = answer.body
+      reply.code(200).header('content-type', answer.contentType).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
     } else {
       // XEP-0124 §17.1: pre-1.6 clients get a bare HTTP status.
       reply.code(answer.status).header('content-type', answer.contentType).send('')

@@ -62,11 +62,32 @@ export interface WebSocketTransport {
 /** ws's error code for a message over `maxPayload` (it closes with 1009 itself). */
 const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
 
-/** The WebSocketPeer port over a `ws` socket. */
-function peerOf(socket: WebSocket, flushed: (error?: Error | null) => void): WebSocketPeer {
+/** What a WebSocket is carried on: the upgraded TCP (or TLS) socket, corked to coalesce writes. */
+interface Carrier {
+  cork(): void
+  uncork(): void
+}
+
+/**
+ * The WebSocketPeer port over a `ws` socket. What one turn of the event
+ * loop sends goes out in one write: the carrier is corked at the first send
+ * and uncorked once the current work is done (process.nextTick).
+ */
+function peerOf(socket: WebSocket, carrier: Carrier | undefined, flushed: (error?: Error | null) => void): WebSocketPeer {
+  let corked = false
+  const uncork = () => {
+    corked = false
+    carrier?.uncork()
+  }
   return {
-    send: (text) => {
-      if (socket.readyState === socket.OPEN) socket.send(text, flushed)
+    send: (message) => {
+      if (socket.readyState !== socket.OPEN) return
+      if (!corked && carrier) {
+        corked = true
+        carrier.cork()
+        process.nextTick(uncork)
+      }
+      socket.send(message, flushed)
     },
     get bufferedBytes() {
       return socket.bufferedAmount
@@ -166,7 +187,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       let resolveDone!: () => void
       const done = new Promise<void>((resolve) => (resolveDone = resolve))
       const session: WebSocketSession = new WebSocketSession({
-        peer: peerOf(socket, (error) => {
+        peer: peerOf(socket, request.raw.socket ?? undefined, (error) => {
           if (!error) session.flushed()
         }),
         settings: options.session,
@@ -193,7 +214,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       finished.set(session, done)
       socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         if (isBinary) session.binaryMessage()
-        else session.message(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'))
+        else session.message(Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data)
       })
       socket.on('pong', () => session.pong())
       socket.on('error', (error: Error & { code?: string }) => {

@@ -8,6 +8,8 @@ import type { Element } from 'ltx'
 import { NS } from '../../../src/core/conditions.js'
 import type { SessionEnd } from '../../../src/core/session-end.js'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
+import { XmlTokenizer } from '../../../src/core/xml/tokenizer.js'
+import type { XmlElement } from '../../../src/core/xml/tokenizer.js'
 import type { BoshRequest, CreateRequest, SessionRequest } from '../../../src/core/bosh/body.js'
 import { parseBody } from '../../../src/core/bosh/body.js'
 import { negotiate } from '../../../src/core/bosh/negotiate.js'
@@ -23,6 +25,8 @@ import { ManualClock } from '../../support/manual-clock.js'
 export const HTTPBIND = NS.httpbind
 /** The wrapper's opening as buildBody writes it. */
 export const BODY = `<body xmlns='${NS.httpbind}'`
+
+const decoder = new TextDecoder()
 
 export function sha1(input: string): string {
   return createHash('sha1').update(input).digest('hex')
@@ -54,7 +58,7 @@ export class RecordingResponder implements BoshResponder {
   respond(reply: BoshReply): void {
     if (this.replies.length > 0) throw new Error(`${this.label} answered twice`)
     this.replies.push(reply)
-    this.wire?.log.push(`reply ${this.label} ${reply.status === 200 ? reply.body : `${reply.status} ${reply.condition}`}`)
+    this.wire?.log.push(`reply ${this.label} ${reply.status === 200 ? decoder.decode(reply.body) : `${reply.status} ${reply.condition}`}`)
   }
 
   get answered(): boolean {
@@ -67,11 +71,11 @@ export class RecordingResponder implements BoshResponder {
     return reply
   }
 
-  /** The 200 body; throws for a status reply. */
+  /** The 200 body as text; throws for a status reply. */
   get body(): string {
     const reply = this.reply
     if (reply.status !== 200) throw new Error(`${this.label} got HTTP ${reply.status}`)
-    return reply.body
+    return decoder.decode(reply.body)
   }
 }
 
@@ -84,6 +88,21 @@ export function upstreamElements(xml: string): Element[] {
     if (event.type === 'error') throw new Error(event.failure.text ?? event.failure.condition)
     if (event.type === 'element') out.push(event.element)
   }
+  return out
+}
+
+/** Stanzas as the client-stream core hands them over: the bytes the server sent, framed. */
+export function upstreamStanzas(xml: string): XmlElement[] {
+  const out: XmlElement[] = []
+  const tokenizer = new XmlTokenizer('stream', XML_LIMITS, {
+    rootStart: () => {},
+    element: (element) => out.push(element),
+    rootEnd: () => {},
+    error: (failure) => {
+      throw new Error(failure.text ?? failure.condition)
+    },
+  })
+  tokenizer.write(new TextEncoder().encode(`<stream:stream xmlns='jabber:client' xmlns:stream='${NS.stream}' version='1.0'>${xml}`))
   return out
 }
 
@@ -163,9 +182,10 @@ export class Harness {
     this.session.start(request, this.creation)
   }
 
-  /** Upstream header + features: the creation response goes out. */
+  /** Upstream header + features (one read): the creation response goes out. */
   open(header: UpstreamHeader = HEADER, featuresXml = FEATURES_XML): void {
     this.session.upstreamOpened(header, upstreamElement(featuresXml))
+    this.session.upstreamBatchEnd()
   }
 
   /** A request of this session; `attrs` must include rid. */
@@ -176,9 +196,10 @@ export class Harness {
     return responder
   }
 
-  /** Stanzas from the server. */
+  /** Stanzas from the server, arriving in one read. */
   fromServer(xml: string): void {
-    for (const el of upstreamElements(xml)) this.session.upstreamElement(el)
+    for (const stanza of upstreamStanzas(xml)) this.session.upstreamStanza(stanza)
+    this.session.upstreamBatchEnd()
   }
 
   /** Clear the wire log (after setup steps a test does not assert). */

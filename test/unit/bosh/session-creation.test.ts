@@ -33,5 +33,5 @@ t.test('XEP-0124 §10: without pausing offered, maxpause is left out', async (t)
 
 t.test('XEP-0124 §8: payloads on the creation request are forwarded after the stream is requested', async (t) => {
   const h = new Harness({ createPayload: `<presence xmlns='jabber:client'/>` })
-  t.same(h.wire.log, ['upstream open example.com', 'upstream send <presence xmlns="jabber:client"/>'])
+  t.same(h.wire.log, ['upstream open example.com', `upstream send <presence xmlns='jabber:client'/>`])
 })

@@ -75,7 +75,7 @@ t.test('XEP-0124 §7.2: sids come from the IdSource, NODE.-prefixed ones include
   t.equal(f.contexts[0]?.params.to, 'example.com')
   const next = f.post(wrap(`sid='node1.sid1' rid='2'`, `<message xmlns='jabber:client'/>`))
   t.equal(next.answered, false, 'held by its session')
-  t.same(f.upstreams.get('node1.sid1')?.sent, ['<message xmlns="jabber:client"/>'])
+  t.same(f.upstreams.get('node1.sid1')?.sent, [`<message xmlns='jabber:client'/>`])
   t.equal(f.registry.size, 1)
   t.equal(f.admission.total, 1, 'the session holds one admission slot')
 })
@@ -246,7 +246,7 @@ t.test('XEP-0124 §19: a session created over HTTPS is never served over plain H
   const secure = new DroppingResponder('secure')
   f.registry.handleBody(wrap(`sid='${sid}' rid='2'`, `<message xmlns='jabber:client' to='x@example.com'><body>ok</body></message>`), secure, { ip: '192.0.2.1', secure: true })
   t.equal(secure.dropped, 0)
-  t.same(f.upstreams.get(sid)?.sent, ['<message xmlns="jabber:client" to="x@example.com"><body>ok</body></message>'])
+  t.same(f.upstreams.get(sid)?.sent, [`<message xmlns='jabber:client' to='x@example.com'><body>ok</body></message>`])
 
   // A responder without drop() gets a bare 403 (policy-violation) instead.
   const legacy = new RecordingResponder('no-drop')

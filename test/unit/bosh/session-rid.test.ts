@@ -3,7 +3,7 @@ import { MAX_REPEATS_PER_RID } from '../../../src/core/bosh/session.js'
 import { BODY, Harness } from './fakes.js'
 
 const MSG = (n: number) => `<message xmlns='jabber:client' id='m${n}'/>`
-const SENT = (n: number) => `upstream send <message xmlns="jabber:client" id="m${n}"/>`
+const SENT = (n: number) => `upstream send <message xmlns='jabber:client' id='m${n}'/>`
 
 const HOLD2 = `to='example.com' rid='100' wait='30' hold='2' ver='1.11'`
 
@@ -56,10 +56,10 @@ t.test('XEP-0124 §14.3: a repeated rid returns the cached response byte for byt
   const first = h.send(`rid='101'`, MSG(101))
   h.fromServer(`<message from='a@example.com' id='reply'><body>hé</body></message>`)
   const original = first.body
-  t.equal(original, `${BODY}><message from="a@example.com" id="reply" xmlns="jabber:client"><body>hé</body></message></body>`)
+  t.equal(original, `${BODY}><message xmlns='jabber:client' from='a@example.com' id='reply'><body>hé</body></message></body>`)
   const again = h.send(`rid='101'`, MSG(101), 'rid=101 again')
   t.equal(again.body, original)
-  t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>'], 'delivered once')
+  t.same(h.upstream.sent, [`<message xmlns='jabber:client' id='m101'/>`], 'delivered once')
   t.equal(h.counters.retransmissions, 1)
   t.equal(h.session.state, 'open')
 })
@@ -87,8 +87,8 @@ t.test("XEP-0124 §14.3: a repeat of a request still held takes its place; the o
   t.equal(first.body, `${BODY} type='error'/>`, '§17.3 recoverable binding condition')
   t.equal(copy.answered, false)
   h.fromServer(`<presence from='b@example.com'/>`)
-  t.equal(copy.body, `${BODY}><presence from="b@example.com" xmlns="jabber:client"/></body>`)
-  t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>'], 'delivered once')
+  t.equal(copy.body, `${BODY}><presence xmlns='jabber:client' from='b@example.com'/></body>`)
+  t.same(h.upstream.sent, [`<message xmlns='jabber:client' id='m101'/>`], 'delivered once')
 })
 
 t.test('XEP-0124 §14.2, §14.3: a repeat of a queued request replaces it; it is processed once', async (t) => {
@@ -97,7 +97,7 @@ t.test('XEP-0124 §14.2, §14.3: a repeat of a queued request replaces it; it is
   const copy = h.send(`rid='102'`, MSG(102), 'rid=102 copy')
   t.equal(early.body, `${BODY} type='error'/>`)
   h.send(`rid='101'`, MSG(101))
-  t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>', '<message xmlns="jabber:client" id="m102"/>'])
+  t.same(h.upstream.sent, [`<message xmlns='jabber:client' id='m101'/>`, `<message xmlns='jabber:client' id='m102'/>`])
   t.equal(copy.answered, false, 'held in place of the original')
 })
 
@@ -111,7 +111,7 @@ t.test('XEP-0124 §14.3: a client that keeps repeating one unanswered rid is end
   t.equal(abuse.body, `${BODY} type='terminate' condition='policy-violation'/>`)
   t.equal(copies.at(-1)?.body, `${BODY} type='terminate' condition='other-request'/>`)
   t.same(h.ends, [{ reason: 'rid-repeated', condition: 'policy-violation', text: `rid 101 repeated ${MAX_REPEATS_PER_RID + 1} times` }])
-  t.same(h.upstream.sent, ['<message xmlns="jabber:client" id="m101"/>'], 'the payload went upstream once')
+  t.same(h.upstream.sent, [`<message xmlns='jabber:client' id='m101'/>`], 'the payload went upstream once')
 })
 
 t.test('XEP-0124 §14.2: requests queued behind a rid that never arrives end the session after wait + inactivity', async (t) => {

@@ -19,7 +19,7 @@ t.test('XEP-0124 §13: the terminate payload goes upstream before the stream clo
   h.send(`rid='101'`)
   h.send(`rid='102' type='terminate'`, `<presence type='unavailable' xmlns='jabber:client'/>`)
   t.same(h.wire.log, [
-    'upstream send <presence type="unavailable" xmlns="jabber:client"/>',
+    `upstream send <presence type='unavailable' xmlns='jabber:client'/>`,
     `reply rid=101 ${BODY}/>`,
     `reply rid=102 ${BODY} type='terminate'/>`,
     'upstream close',
@@ -37,8 +37,8 @@ t.test('XEP-0206 §7: an upstream <stream:error/> is remote-stream-error, queued
   const r101 = h.send(`rid='101'`) // answered at once with the waiting message
   const r102 = h.send(`rid='102'`) // held
   h.fromServer(`<presence id='p'/>`)
-  t.equal(r101.body, `${BODY}><message id="last" xmlns="jabber:client"/></body>`)
-  t.equal(r102.body, `${BODY}><presence id="p" xmlns="jabber:client"/></body>`)
+  t.equal(r101.body, `${BODY}><message xmlns='jabber:client' id='last'/></body>`)
+  t.equal(r102.body, `${BODY}><presence xmlns='jabber:client' id='p'/></body>`)
   h.clock.advance(2_000)
   const r103 = h.send(`rid='103'`)
   h.mark()
@@ -56,7 +56,7 @@ t.test('XEP-0206 §7: stanzas waiting when the stream error arrives precede it i
   t.equal(h.session.state, 'terminated')
   t.equal(h.upstream.closed, 0, 'the adapter already closed it')
   const next = h.send(`rid='101'`)
-  t.equal(next.body, `${BODY} ${STREAM_NS} type='terminate' condition='remote-stream-error'><message id="m" xmlns="jabber:client"/>${CONFLICT_OUT}</body>`)
+  t.equal(next.body, `${BODY} ${STREAM_NS} type='terminate' condition='remote-stream-error'><message xmlns='jabber:client' id='m'/>${CONFLICT_OUT}</body>`)
 })
 
 t.test('XEP-0124 §17.2 remote-connection-failed: the server cannot be reached', async (t) => {

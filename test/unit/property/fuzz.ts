@@ -273,6 +273,21 @@ const cdata: fc.Arbitrary<Built<string>> = xmlString(10)
   .filter((s) => !s.includes(']]>'))
   .map((s) => ({ model: s, xml: `<![CDATA[${s}]]>` }))
 
+/**
+ * Concatenate content pieces without creating `]]>` across a boundary: XML
+ * 1.0 §2.4 forbids that string in character data, so a `>` that would
+ * complete it is written `&gt;` (same text, still well-formed).
+ */
+function joinContent(pieces: readonly string[]): string {
+  let out = ''
+  for (let piece of pieces) {
+    if (out.endsWith(']]') && piece.startsWith('>')) piece = '&gt;' + piece.slice(1)
+    else if (out.endsWith(']') && piece.startsWith(']>')) piece = ']&gt;' + piece.slice(2)
+    out += piece
+  }
+  return out
+}
+
 /** Character data: escaped text and CDATA sections, back to back. */
 export const textArb: fc.Arbitrary<Built<string>> = fc
   .array(
@@ -282,7 +297,7 @@ export const textArb: fc.Arbitrary<Built<string>> = fc
     ),
     { minLength: 1, maxLength: 3 },
   )
-  .map((parts) => ({ model: parts.map((p) => p.model).join(''), xml: parts.map((p) => p.xml).join('') }))
+  .map((parts) => ({ model: parts.map((p) => p.model).join(''), xml: joinContent(parts.map((p) => p.xml)) }))
 
 /** A quoted attribute value, either quote style. */
 export function attrValueArb(chars: fc.Arbitrary<ReadonlyArray<readonly [string, Escape]>> = encodedPiece): fc.Arbitrary<Built<string>> {
@@ -355,7 +370,7 @@ export function elementArb(grammar: ElementGrammar = {}): fc.Arbitrary<Built<XEl
       })
       .map(({ name, attrs, children, selfClose, tagWs, endWs }): Built<XEl> => {
         const open = `<${name}${renderAttrs(attrs)}${tagWs}`
-        const xml = children.length === 0 && selfClose ? `${open}/>` : `${open}>${children.map((c) => c.xml).join('')}</${name}${endWs}>`
+        const xml = children.length === 0 && selfClose ? `${open}/>` : `${open}>${joinContent(children.map((c) => c.xml))}</${name}${endWs}>`
         return { model: { name, attrs: attrs.map((a) => [a.name, a.value.model] as const), children: children.map((c) => c.model) }, xml }
       }),
   }))

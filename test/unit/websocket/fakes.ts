@@ -10,6 +10,8 @@ import { webSocketSettings } from '../../../src/config/settings.js'
 import { NS } from '../../../src/core/conditions.js'
 import { WebSocketSession } from '../../../src/core/websocket/session.js'
 import type { WebSocketSessionSettings } from '../../../src/core/websocket/session.js'
+import { XmlTokenizer } from '../../../src/core/xml/tokenizer.js'
+import type { XmlElement } from '../../../src/core/xml/tokenizer.js'
 import { XmlStreamReader } from '../../../src/core/xml/stream-reader.js'
 import { clientVisibleFeatures } from '../../../src/core/xmpp/stream-features.js'
 import type { UpstreamHeader } from '../../../src/core/xmpp/upstream-port.js'
@@ -61,6 +63,23 @@ export function serverElements(xml: string): Element[] {
   return out
 }
 
+/** Stanzas as the ClientStream hands them over: the server's bytes, framed. */
+export function serverStanzas(xml: string): XmlElement[] {
+  const out: XmlElement[] = []
+  const tokenizer = new XmlTokenizer('stream', XML_LIMITS, {
+    rootStart: () => {},
+    element: (element) => out.push(element),
+    rootEnd: () => {},
+    error: (failure) => {
+      throw new Error(failure.text ?? failure.condition)
+    },
+  })
+  tokenizer.write(utf8(`<stream:stream xmlns='jabber:client' xmlns:stream='${STREAMS_NS}' version='1.0'>${xml}`))
+  return out
+}
+
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
+
 export function serverElement(xml: string): Element {
   const [element] = serverElements(xml)
   if (!element) throw new Error('no element')
@@ -91,7 +110,7 @@ export class SessionHarness {
 
   /** One text message from the client. */
   client(text: string): void {
-    this.session.message(text)
+    this.session.message(utf8(text))
   }
 
   /** The upstream stream (re)opened. */
@@ -99,9 +118,10 @@ export class SessionHarness {
     this.session.upstreamOpened(header, features(featuresXml))
   }
 
-  /** Elements from the server, each as one upstreamElement. */
+  /** Stanzas from the server in one read: each handed over, then the end of the batch. */
   fromServer(xml: string): void {
-    for (const element of serverElements(xml)) this.session.upstreamElement(element)
+    for (const stanza of serverStanzas(xml)) this.session.upstreamStanza(stanza)
+    this.session.upstreamBatchEnd()
   }
 
   /** <open/> sent and the upstream stream open: the client has its <open/> and features; the log is cleared. */

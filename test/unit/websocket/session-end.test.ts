@@ -4,7 +4,8 @@
  * shutdown — and the typed end, reported once, when the socket has closed.
  */
 import t from 'tap'
-import { BARE_OPEN, CLIENT_CLOSE, CLOSE, ClosingAtOnceUpstream, ERR_NS, OPEN, STREAM_ERROR, SessionHarness, serverElement } from './fakes.js'
+import type { XmlElement } from '../../../src/core/xml/tokenizer.js'
+import { BARE_OPEN, CLIENT_CLOSE, CLOSE, ClosingAtOnceUpstream, ERR_NS, OPEN, STREAM_ERROR, SessionHarness, serverElement, serverStanzas } from './fakes.js'
 
 const CONFLICT = `<stream:error><conflict xmlns='${ERR_NS}'/><text xmlns='${ERR_NS}'>Replaced by new connection</text></stream:error>`
 const CONFLICT_OUT = `<stream:error xmlns:stream="http://etherx.jabber.org/streams"><conflict xmlns="${ERR_NS}"/><text xmlns="${ERR_NS}">Replaced by new connection</text></stream:error>`
@@ -243,7 +244,7 @@ t.test('after the end nothing reaches the client or the upstream and nothing is 
   h.session.flushed()
   h.session.shutdown()
   h.session.upstreamOpened({ secure: true }, serverElement(`<stream:features/>`))
-  h.session.upstreamElement(serverElement(`<message/>`))
+  h.session.upstreamStanza(serverStanzas(`<message/>`)[0] as XmlElement)
   h.session.upstreamClosed({ kind: 'closed' })
   h.session.peerClosed()
   h.clock.advance(10 * 60_000)

@@ -19,6 +19,7 @@ import {
   TLS_NS,
   TLS_REQUIRED,
   serverHeader,
+  utf8,
 } from './fakes.js'
 
 const MSG = (n: number) => `<message xmlns="jabber:client" to="b@example.com" id="m${n}"><body>n°${n}</body></message>`
@@ -190,33 +191,33 @@ t.test(
 t.test('no client byte reaches the server before the first stream features; early data follows them, in order', async (t) => {
   const h = new StreamHarness()
   h.open()
-  t.equal(h.stream.send(MSG(1)), true)
+  t.equal(h.stream.send(utf8(MSG(1))), true)
   h.stream.linkUp(LOOPBACK)
-  t.equal(h.stream.send(MSG(2)), true)
+  t.equal(h.stream.send(utf8(MSG(2))), true)
   h.server(serverHeader())
-  t.equal(h.stream.send(MSG(3)), true)
+  t.equal(h.stream.send(utf8(MSG(3))), true)
   t.equal(h.stream.bufferedBytes, 3 * Buffer.byteLength(MSG(1), 'utf8'), 'the queue counts UTF-8 bytes')
   t.same(h.wire.log, ['link connect', `link write ${OUR_HEADER}`], 'nothing of the client on the wire yet')
   h.server(FEATURES_PLAIN)
   t.same(h.wire.log, ['link connect', `link write ${OUR_HEADER}`, `sink opened ${FEATURES_PLAIN_OUT}`, `link write ${MSG(1)}`, `link write ${MSG(2)}`, `link write ${MSG(3)}`])
   t.equal(h.stream.bufferedBytes, 0)
-  t.equal(h.stream.send(MSG(4)), true)
+  t.equal(h.stream.send(utf8(MSG(4))), true)
   t.equal(h.link.written.at(-1), MSG(4), 'later data goes straight out')
 })
 
 t.test('RFC 6120 §5.4.3.3: with STARTTLS, early client data waits for the secured stream’s features, never the plain one', async (t) => {
   const h = new StreamHarness()
   h.open()
-  h.stream.send(MSG(1))
+  h.stream.send(utf8(MSG(1)))
   h.stream.linkUp(PLAIN_REMOTE)
   h.server(serverHeader() + FEATURES_STARTTLS)
-  h.stream.send(MSG(2))
+  h.stream.send(utf8(MSG(2)))
   h.server(`<proceed xmlns='${TLS_NS}'/>`)
-  h.stream.send(MSG(3))
+  h.stream.send(utf8(MSG(3)))
   h.stream.linkSecured()
-  h.stream.send(MSG(4))
+  h.stream.send(utf8(MSG(4)))
   h.server(serverHeader('s2'))
-  h.stream.send(MSG(5))
+  h.stream.send(utf8(MSG(5)))
   t.same(h.link.written, [OUR_HEADER, STARTTLS_OUT, OUR_HEADER])
   h.server(FEATURES_PLAIN)
   t.same(h.wire.log, [
@@ -234,9 +235,9 @@ t.test('early data above highWaterBytes makes send() return false; once flushed,
   const size = Buffer.byteLength(MSG(1), 'utf8')
   const h = new StreamHarness({ highWaterBytes: 2 * size })
   h.connect(LOOPBACK)
-  t.equal(h.stream.send(MSG(1)), true)
-  t.equal(h.stream.send(MSG(2)), true, 'at the mark is still accepted')
-  t.equal(h.stream.send(MSG(3)), false, 'above the mark: stop the client')
+  t.equal(h.stream.send(utf8(MSG(1))), true)
+  t.equal(h.stream.send(utf8(MSG(2))), true, 'at the mark is still accepted')
+  t.equal(h.stream.send(utf8(MSG(3))), false, 'above the mark: stop the client')
   t.equal(h.stream.bufferedBytes, 3 * size)
   h.mark()
   h.server(serverHeader() + FEATURES_PLAIN)
@@ -247,8 +248,8 @@ t.test('early data whose flush fills the link: the client waits until the link d
   const size = Buffer.byteLength(MSG(1), 'utf8')
   const h = new StreamHarness({ highWaterBytes: size })
   h.connect(LOOPBACK)
-  h.stream.send(MSG(1))
-  t.equal(h.stream.send(MSG(2)), false)
+  h.stream.send(utf8(MSG(1)))
+  t.equal(h.stream.send(utf8(MSG(2))), false)
   h.link.queuedBytes = 2 * size // the kernel took none of it
   h.mark()
   h.server(serverHeader() + FEATURES_PLAIN)

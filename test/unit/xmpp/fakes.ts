@@ -109,3 +109,6 @@ export class StreamHarness {
     this.wire.log.length = 0
   }
 }
+
+/** Client bytes, as sessions hand them to the port. */
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)

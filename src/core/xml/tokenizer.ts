@@ -1,0 +1,1134 @@
+/**
+ * One pass over every byte: UTF-8, the restricted-XML profile of RFC 6120
+ * §11, the limits, and the framing of top-level elements, together.
+ *
+ * The relay only passes most stanzas through, so it never builds them into
+ * trees: a complete top-level element comes out as the exact bytes it
+ * arrived as (a view of the input when it arrived in one read), with its
+ * name and the attributes of its start tag readable on demand. What
+ * Causeway must understand (stream features, stream errors) is made into
+ * an ltx element from those bytes by `toElement`, off the relay path.
+ *
+ * Modes:
+ * - `stream`: one long-lived root (`<stream:stream>`): `rootStart`, one
+ *   `element` per child, `rootEnd`. Each child is a unit of the byte budget.
+ * - `message`: one document whose root is the element (an RFC 7395 message).
+ * - `body`: one document whose root's children are the elements (a BOSH
+ *   `<body/>`); the whole document is the byte budget.
+ *
+ * Every rule is decided at the byte where it breaks, so the result does not
+ * depend on how the input was split into reads. After the first error the
+ * tokenizer is inert until `reset()`.
+ */
+import type { StreamFailure } from '../conditions.js'
+import { streamFailure } from '../conditions.js'
+import type { XmlLimits } from './limits.js'
+
+export type FramingMode = 'stream' | 'message' | 'body'
+
+/** What the tokenizer reports, in input order, synchronously from `write`/`end`. */
+export interface XmlSink {
+  /** stream, body: the root's start tag (the stream header, the `<body>` wrapper), as an element without content. */
+  rootStart(root: XmlElement): void
+  /** stream, body: one complete child of the root; message: the root itself. */
+  element(element: XmlElement): void
+  /** stream, body: the root's end tag. */
+  rootEnd(): void
+  error(failure: StreamFailure): void
+}
+
+// ignoreBOM: a U+FEFF inside a value is content, not a mark to strip.
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true })
+
+/** A complete element as it arrived: its bytes, its name, its start tag's attributes. */
+export class XmlElement {
+  /** Qualified name as written (`message`, `stream:features`). */
+  readonly name: string
+  /** Offset just after the name in the start tag (where a declaration can be inserted). */
+  readonly nameEnd: number
+  /** A prefixed element or attribute name (other than `xml:`/`xmlns:`) occurs at or inside this element. */
+  readonly usesPrefixes: boolean
+  /** Start tag attributes as offsets into `bytes`: name start, name end, value start, value end. */
+  readonly #spans: readonly number[]
+
+  constructor(
+    /** Exactly the bytes received, from `<` to the final `>`. */
+    readonly bytes: Uint8Array,
+    name: string,
+    nameEnd: number,
+    spans: readonly number[],
+    usesPrefixes: boolean,
+  ) {
+    this.name = name
+    this.nameEnd = nameEnd
+    this.#spans = spans
+    this.usesPrefixes = usesPrefixes
+  }
+
+  /** The name without its prefix. */
+  get localName(): string {
+    const colon = this.name.indexOf(':')
+    return colon < 0 ? this.name : this.name.slice(colon + 1)
+  }
+
+  /** The prefix, or undefined. */
+  get prefix(): string | undefined {
+    const colon = this.name.indexOf(':')
+    return colon < 0 ? undefined : this.name.slice(0, colon)
+  }
+
+  /** An attribute of the start tag, entities expanded; undefined when absent. */
+  attr(name: string): string | undefined {
+    const spans = this.#spans
+    const bytes = this.bytes
+    outer: for (let i = 0; i < spans.length; i += 4) {
+      const start = spans[i] as number
+      const end = spans[i + 1] as number
+      if (end - start !== name.length) continue
+      for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name.charCodeAt(k)) continue outer
+      return decodeValue(bytes, spans[i + 2] as number, spans[i + 3] as number)
+    }
+    return undefined
+  }
+
+  /** Every attribute of the start tag, in document order. */
+  attrs(): Record<string, string> {
+    const out: Record<string, string> = {}
+    const spans = this.#spans
+    for (let i = 0; i < spans.length; i += 4) {
+      out[decodeName(this.bytes, spans[i] as number, spans[i + 1] as number)] = decodeValue(this.bytes, spans[i + 2] as number, spans[i + 3] as number)
+    }
+    return out
+  }
+
+  /** The namespace of the element's own name, from its declarations or, failing those, `inherited`'s (the stream root's). */
+  namespace(inherited?: XmlElement): string | undefined {
+    const prefix = this.prefix
+    const declaration = prefix === undefined ? 'xmlns' : `xmlns:${prefix}`
+    return this.attr(declaration) ?? inherited?.attr(declaration)
+  }
+}
+
+function decodeName(bytes: Uint8Array, start: number, end: number): string {
+  let ascii = true
+  for (let i = start; i < end; i++) {
+    if ((bytes[i] as number) >= 0x80) {
+      ascii = false
+      break
+    }
+  }
+  if (ascii) return String.fromCharCode(...bytes.subarray(start, end))
+  return utf8Decoder.decode(bytes.subarray(start, end))
+}
+
+const PREDEFINED: ReadonlyMap<string, string> = new Map([
+  ['amp', '&'],
+  ['lt', '<'],
+  ['gt', '>'],
+  ['quot', '"'],
+  ['apos', "'"],
+])
+
+/** An attribute value as written (already validated) → its value: entity and character references expanded. */
+function decodeValue(bytes: Uint8Array, start: number, end: number): string {
+  const raw = decodeName(bytes, start, end)
+  if (raw.indexOf('&') < 0) return raw
+  return raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_, ref: string) => {
+    if (ref.charCodeAt(0) !== 0x23) return PREDEFINED.get(ref) ?? ''
+    return String.fromCodePoint(ref.charCodeAt(1) === 0x78 ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10))
+  })
+}
+
+const S = {
+  text: 0,
+  lt: 1,
+  bang: 2,
+  cdataOpen: 3,
+  cdata: 4,
+  piName: 5,
+  piBody: 6,
+  startName: 7,
+  inTag: 8,
+  attrName: 9,
+  afterAttrName: 10,
+  beforeValue: 11,
+  attrValue: 12,
+  selfClose: 13,
+  endName: 14,
+  afterEndName: 15,
+  entity: 16,
+  done: 17,
+  failed: 18,
+} as const
+type State = (typeof S)[keyof typeof S]
+
+const LT = 0x3c
+const GT = 0x3e
+const AMP = 0x26
+const SLASH = 0x2f
+const QUOTE = 0x22
+const APOS = 0x27
+const EQUALS = 0x3d
+const COLON = 0x3a
+const SEMICOLON = 0x3b
+const BANG = 0x21
+const QUESTION = 0x3f
+const RBRACKET = 0x5d
+const CDATA_OPEN = '[CDATA['
+const XML = 'xml'
+/** Longest entity body accepted (`#x10FFFF` and the named ones fit). */
+const MAX_ENTITY = 10
+
+/** Per ASCII byte: 1 name start, 2 name char (not start), 0 neither. */
+const NAME_CLASS = new Uint8Array(128)
+for (let c = 0; c < 128; c++) {
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === COLON) NAME_CLASS[c] = 1
+  else if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e) NAME_CLASS[c] = 2
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d
+}
+
+/** XML 1.0 §2.3 NameStartChar, for a code point at or above 0x80 (a simplification kept from the scanner it replaces). */
+function isNameStartCp(cp: number): boolean {
+  return cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7
+}
+
+function isNameCharCp(cp: number): boolean {
+  return isNameStartCp(cp) || cp === 0xb7
+}
+
+/** XML 1.0 §2.2 Char for a decoded code point at or above 0x80 (UTF-8 validation already excludes surrogates). */
+function isCharCp(cp: number): boolean {
+  return cp !== 0xfffe && cp !== 0xffff
+}
+
+function validReference(bytes: Uint8Array, start: number, end: number): boolean {
+  const length = end - start
+  if (length === 0) return false
+  if (bytes[start] !== 0x23 /* # */) {
+    return PREDEFINED.has(String.fromCharCode(...bytes.subarray(start, end)))
+  }
+  let code = 0
+  if (bytes[start + 1] === 0x78 /* x */) {
+    if (length < 3 || length > 8) return false
+    for (let i = start + 2; i < end; i++) {
+      const c = bytes[i] as number
+      const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
+      if (digit < 0) return false
+      code = code * 16 + digit
+    }
+  } else {
+    if (length < 2 || length > 8) return false
+    for (let i = start + 1; i < end; i++) {
+      const c = bytes[i] as number
+      if (c < 0x30 || c > 0x39) return false
+      code = code * 10 + (c - 0x30)
+    }
+  }
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff)
+}
+
+export class XmlTokenizer {
+  readonly #mode: FramingMode
+  readonly #limits: XmlLimits
+  readonly #sink: XmlSink
+  #state: State = S.text
+  /** Bytes kept from earlier reads (an unfinished element or tag), from absolute offset #base. */
+  #buf: Uint8Array | undefined
+  #bufLen = 0
+  #base = 0
+  /** Absolute offset of the next byte to read. */
+  #pos = 0
+  /** Absolute offset from which input must be kept (Infinity: nothing). */
+  #keep = Infinity
+  /** The array being scanned, and the absolute offset of its index 0. */
+  #work: Uint8Array = new Uint8Array(0)
+  #workBase = 0
+  /** The array being scanned is the kept buffer: elements taken from it must be copied. */
+  #workIsBuffer = false
+  #depth = 0
+  #rootSeen = false
+  /** The root's name, to match its end tag (stream, body modes: its start tag is gone by then). */
+  #rootName: Uint8Array | undefined
+  /** Open elements below the root: [absolute name start, name length] pairs. */
+  #names: number[] = []
+  /** Where the current byte budget started. */
+  #unitStart = 0
+  /** Nothing but whitespace (and a byte-order mark) read so far: a declaration may come. */
+  #prolog = true
+  // The current tag.
+  #tagStart = 0
+  #nameStart = 0
+  #nameEnd = 0
+  /** Attribute spans of the current tag (absolute): name start, name end, value start, value end. */
+  #spans: number[] = []
+  #sawSpace = false
+  #quote = 0
+  #attrNameStart = 0
+  #prefixed = false
+  // The current top-level element.
+  #topStart = 0
+  #topNameEnd = 0
+  #topSpans: number[] = []
+  #topPrefixed = false
+  // References, CDATA, the declaration, `]]>` in text.
+  #entityStart = 0
+  #entityReturn: State = S.text
+  #matched = 0
+  #brackets = 0
+  #piPrevious = 0
+  // UTF-8.
+  #utfNeed = 0
+  #utfCp = 0
+  #utfLow = 0x80
+  #utfHigh = 0xbf
+  #cpStart = 0
+  /** Body mode: character data other than whitespace directly inside the root. */
+  #rootText = false
+
+  constructor(mode: FramingMode, limits: XmlLimits, sink: XmlSink) {
+    this.#mode = mode
+    this.#limits = limits
+    this.#sink = sink
+  }
+
+  get failed(): boolean {
+    return this.#state === S.failed
+  }
+
+  /** message, body: the root element has been closed. */
+  get complete(): boolean {
+    return this.#state === S.done
+  }
+
+  get started(): boolean {
+    return this.#rootSeen
+  }
+
+  /** body: non-whitespace character data was found directly inside the root. */
+  get rootText(): boolean {
+    return this.#rootText
+  }
+
+  /** Start over (a new document, or RFC 6120 §4.3.3 a restarted stream). Keeps the buffer's memory only while small. */
+  reset(): void {
+    this.#state = S.text
+    if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+    this.#bufLen = 0
+    this.#base = 0
+    this.#pos = 0
+    this.#keep = Infinity
+    this.#work = new Uint8Array(0)
+    this.#workBase = 0
+    this.#depth = 0
+    this.#rootSeen = false
+    this.#rootName = undefined
+    this.#names.length = 0
+    this.#unitStart = 0
+    this.#prolog = true
+    this.#spans.length = 0
+    this.#topSpans = []
+    this.#utfNeed = 0
+    this.#rootText = false
+  }
+
+  /** Input the caller found broken before it could be bytes (a lone surrogate in a test's string): fail here. */
+  interrupt(failure: StreamFailure): void {
+    this.#fail(failure.condition, failure.text ?? failure.condition)
+  }
+
+  /** Read bytes; the sink hears everything they complete before this returns. */
+  write(chunk: Uint8Array): void {
+    if (this.#state === S.failed || chunk.length === 0) return
+    let work: Uint8Array
+    if (this.#bufLen > 0) {
+      this.#append(chunk)
+      work = (this.#buf as Uint8Array).subarray(0, this.#bufLen)
+      this.#workBase = this.#base
+      this.#workIsBuffer = true
+    } else {
+      work = chunk
+      this.#workBase = this.#pos
+      this.#base = this.#pos
+      this.#workIsBuffer = false
+    }
+    this.#work = work
+    this.#scan(this.#pos - this.#workBase, work.length)
+    if (this.failed) {
+      this.#bufLen = 0
+      this.#work = new Uint8Array(0)
+      return
+    }
+    this.#retain(work === chunk)
+    this.#work = new Uint8Array(0)
+  }
+
+  /** message, body: the input is over; anything but exactly one complete document is an error. */
+  end(): void {
+    if (this.#state === S.failed) return
+    if (this.#utfNeed > 0) {
+      this.#fail('not-well-formed', 'truncated UTF-8 sequence')
+      return
+    }
+    if (this.#mode !== 'stream' && this.#state !== S.done) {
+      this.#fail('not-well-formed', this.#rootSeen ? 'incomplete element' : 'empty document')
+    }
+  }
+
+  // ── buffers ───────────────────────────────────────────────────────────
+
+  #append(chunk: Uint8Array): void {
+    const needed = this.#bufLen + chunk.length
+    let buf = this.#buf as Uint8Array
+    if (buf.length < needed) {
+      const grown = new Uint8Array(Math.max(needed, buf.length * 2))
+      grown.set(buf.subarray(0, this.#bufLen))
+      buf = this.#buf = grown
+    }
+    buf.set(chunk, this.#bufLen)
+    this.#bufLen = needed
+  }
+
+  /** Keep what an unfinished element or tag still needs; drop the rest. */
+  #retain(scannedInput: boolean): void {
+    const end = this.#pos
+    const keepFrom = Math.min(this.#keep, end)
+    const length = end - keepFrom
+    if (length === 0) {
+      this.#bufLen = 0
+      this.#base = end
+      if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+      return
+    }
+    const from = keepFrom - this.#workBase
+    if (scannedInput) {
+      let buf = this.#buf
+      if (!buf || buf.length < length) buf = this.#buf = new Uint8Array(Math.max(length, 1024))
+      buf.set(this.#work.subarray(from, from + length))
+    } else {
+      ;(this.#buf as Uint8Array).copyWithin(0, from, from + length)
+    }
+    this.#bufLen = length
+    this.#base = keepFrom
+  }
+
+  /** The bytes from absolute `start` to `end` as an element's own: a view of the input, or a copy of the kept buffer. */
+  #slice(start: number, end: number): Uint8Array {
+    const from = start - this.#workBase
+    const to = end - this.#workBase
+    return this.#workIsBuffer ? this.#work.slice(from, to) : this.#work.subarray(from, to)
+  }
+
+  // ── the scan ──────────────────────────────────────────────────────────
+
+  #scan(from: number, to: number): void {
+    const work = this.#work
+    const base = this.#workBase
+    let i = from
+    while (i < to) {
+      // The byte budget: nothing may be read past it.
+      const budgetEnd = this.#unitStart + this.#limits.maxStanzaBytes - base
+      const stop = budgetEnd < to ? budgetEnd : to
+      if (i >= stop) {
+        this.#pos = base + i
+        this.#fail('policy-violation', `element exceeds ${this.#limits.maxStanzaBytes} bytes`)
+        return
+      }
+      const state = this.#state
+      // Fast paths for the runs that make up most of a stanza.
+      if (state === S.text && this.#depth > (this.#mode === 'message' ? 0 : 1) && this.#utfNeed === 0) {
+        const runStart = i
+        while (i < stop) {
+          const c = work[i] as number
+          if (c === LT || c === AMP || c === RBRACKET || c === GT || c >= 0x80 || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) break
+          i++
+        }
+        if (i > runStart) this.#brackets = 0
+        if (i >= stop) continue
+      } else if (state === S.attrValue && this.#utfNeed === 0) {
+        const valueStart = this.#spans[this.#spans.length - 1] as number
+        const valueStop = Math.min(stop, valueStart + this.#limits.maxAttributeValueBytes - base)
+        while (i < valueStop) {
+          const c = work[i] as number
+          if (c === this.#quote || c === LT || c === AMP || c >= 0x80 || c < 0x20) break
+          i++
+        }
+        if (i >= stop) continue
+      }
+      const c = work[i] as number
+      this.#pos = base + i
+      if (c >= 0x80 || this.#utfNeed > 0) {
+        const cp = this.#utf8(c)
+        if (cp === -2) return
+        if (cp >= 0) this.#stepCp(cp)
+      } else {
+        this.#step(c)
+      }
+      if (this.failed) return
+      i++
+    }
+    this.#pos = base + i
+  }
+
+  /** One byte of a multibyte sequence: -1 while incomplete, the code point when complete, -2 after an error. */
+  #utf8(b: number): number {
+    if (this.#utfNeed === 0) {
+      this.#cpStart = this.#pos
+      this.#utfLow = 0x80
+      this.#utfHigh = 0xbf
+      if (b >= 0xc2 && b <= 0xdf) {
+        this.#utfNeed = 1
+        this.#utfCp = b & 0x1f
+      } else if (b >= 0xe0 && b <= 0xef) {
+        this.#utfNeed = 2
+        this.#utfCp = b & 0x0f
+        if (b === 0xe0) this.#utfLow = 0xa0
+        else if (b === 0xed) this.#utfHigh = 0x9f // no surrogates
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        this.#utfNeed = 3
+        this.#utfCp = b & 0x07
+        if (b === 0xf0) this.#utfLow = 0x90
+        else if (b === 0xf4) this.#utfHigh = 0x8f // nothing above U+10FFFF
+      } else {
+        this.#fail('not-well-formed', 'invalid UTF-8')
+        return -2
+      }
+      return -1
+    }
+    if (b < this.#utfLow || b > this.#utfHigh) {
+      this.#fail('not-well-formed', 'invalid UTF-8')
+      return -2
+    }
+    this.#utfLow = 0x80
+    this.#utfHigh = 0xbf
+    this.#utfCp = (this.#utfCp << 6) | (b & 0x3f)
+    this.#utfNeed -= 1
+    if (this.#utfNeed > 0) return -1
+    const cp = this.#utfCp
+    if (!isCharCp(cp)) {
+      this.#fail('not-well-formed', 'character not allowed in XML')
+      return -2
+    }
+    return cp
+  }
+
+  /** A complete non-ASCII code point (its first byte is at #cpStart). */
+  #stepCp(cp: number): void {
+    switch (this.#state) {
+      case S.text:
+        // XML 1.0 §4.3.3: a byte-order mark may start the entity; it is not content.
+        if (cp === 0xfeff && this.#cpStart === 0) return
+        this.#brackets = 0
+        if (this.#depth === 0) this.#fail('not-well-formed', 'text outside the root element')
+        else this.#textAtRoot()
+        return
+      case S.lt:
+        this.#prolog = false
+        if (!isNameStartCp(cp)) {
+          this.#fail('not-well-formed', 'invalid character after <')
+          return
+        }
+        this.#startTag(this.#cpStart)
+        return
+      case S.startName:
+        if (!isNameCharCp(cp)) {
+          this.#fail('not-well-formed', 'invalid character in element name')
+          return
+        }
+        this.#checkNameBytes(this.#nameStart)
+        return
+      case S.endName:
+        if (this.#cpStart === this.#nameStart ? !isNameStartCp(cp) : !isNameCharCp(cp)) {
+          this.#fail('not-well-formed', 'malformed end tag')
+          return
+        }
+        this.#checkNameBytes(this.#nameStart)
+        return
+      case S.attrName:
+        if (!isNameCharCp(cp)) {
+          this.#fail('not-well-formed', 'malformed attribute')
+          return
+        }
+        this.#checkNameBytes(this.#attrNameStart)
+        return
+      case S.inTag:
+        if (!isNameStartCp(cp) || !this.#sawSpace) {
+          this.#fail('not-well-formed', 'malformed start tag')
+          return
+        }
+        this.#startAttribute(this.#cpStart)
+        this.#checkNameBytes(this.#attrNameStart)
+        return
+      case S.attrValue:
+        this.#checkValueBytes()
+        return
+      case S.cdata:
+        this.#brackets = 0
+        return
+      case S.piBody:
+        this.#piPrevious = 0
+        return
+      case S.bang:
+        this.#fail('restricted-xml', 'DTDs are not allowed')
+        return
+      case S.piName:
+        this.#fail('restricted-xml', 'processing instructions are not allowed')
+        return
+      case S.entity:
+        this.#fail('not-well-formed', 'unknown entity or stray &')
+        return
+      case S.done:
+        this.#fail('not-well-formed', 'text outside the root element')
+        return
+      default:
+        this.#fail('not-well-formed', this.#asciiOnlyError())
+    }
+  }
+
+  #asciiOnlyError(): string {
+    switch (this.#state) {
+      case S.cdataOpen:
+        return 'malformed CDATA section'
+      case S.afterAttrName:
+        return 'attribute without a value'
+      case S.beforeValue:
+        return 'attribute value must be quoted'
+      case S.selfClose:
+        return "expected '>' after '/'"
+      case S.afterEndName:
+        return 'malformed end tag'
+      default:
+        return 'not well-formed'
+    }
+  }
+
+  /** One ASCII byte. */
+  #step(c: number): void {
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      this.#fail('not-well-formed', 'character not allowed in XML')
+      return
+    }
+    switch (this.#state) {
+      case S.text:
+      case S.done:
+        this.#text(c)
+        return
+      case S.lt:
+        this.#afterLt(c)
+        return
+      case S.bang:
+        if (c === 0x5b /* [ */ && this.#depth > 0) {
+          this.#matched = 1
+          this.#state = S.cdataOpen
+          return
+        }
+        // Comments, DOCTYPE, ENTITY and the rest: RFC 6120 §11.1.
+        this.#fail('restricted-xml', c === 0x2d ? 'comments are not allowed' : 'DTDs are not allowed')
+        return
+      case S.cdataOpen:
+        if (c !== CDATA_OPEN.charCodeAt(this.#matched)) {
+          this.#fail('not-well-formed', 'malformed CDATA section')
+          return
+        }
+        this.#matched += 1
+        if (this.#matched === CDATA_OPEN.length) {
+          this.#brackets = 0
+          this.#state = S.cdata
+        }
+        return
+      case S.cdata:
+        if (c === RBRACKET) this.#brackets += 1
+        else if (c === GT && this.#brackets >= 2) {
+          this.#brackets = 0
+          this.#state = S.text
+          this.#tokenDone()
+        } else this.#brackets = 0
+        return
+      case S.piName:
+        // Only `<?xml …?>` at the very start is tolerated (RFC 6120 §11.5).
+        if (this.#matched < XML.length) {
+          if (c !== XML.charCodeAt(this.#matched)) {
+            this.#fail('restricted-xml', 'processing instructions are not allowed')
+            return
+          }
+          this.#matched += 1
+          return
+        }
+        if (!isSpace(c)) {
+          this.#fail('restricted-xml', 'processing instructions are not allowed')
+          return
+        }
+        this.#piPrevious = 0
+        this.#state = S.piBody
+        return
+      case S.piBody:
+        if (c === GT && this.#piPrevious === QUESTION) {
+          this.#state = S.text
+          this.#tokenDone()
+          return
+        }
+        this.#piPrevious = c
+        return
+      case S.startName:
+        this.#inStartName(c)
+        return
+      case S.inTag:
+        this.#inTag(c)
+        return
+      case S.attrName:
+        if (c < 0x80 && NAME_CLASS[c] !== 0) {
+          if (c === COLON) this.#notePrefix(this.#attrNameStart, this.#pos)
+          this.#checkNameBytes(this.#attrNameStart)
+          return
+        }
+        if (isSpace(c)) {
+          this.#spans.push(this.#pos)
+          this.#state = S.afterAttrName
+          return
+        }
+        if (c === EQUALS) {
+          this.#spans.push(this.#pos)
+          this.#attributeEquals()
+          return
+        }
+        this.#fail('not-well-formed', 'malformed attribute')
+        return
+      case S.afterAttrName:
+        if (isSpace(c)) return
+        if (c === EQUALS) {
+          this.#attributeEquals()
+          return
+        }
+        this.#fail('not-well-formed', 'attribute without a value')
+        return
+      case S.beforeValue:
+        if (isSpace(c)) return
+        if (c === QUOTE || c === APOS) {
+          this.#quote = c
+          this.#spans.push(this.#pos + 1)
+          this.#state = S.attrValue
+          return
+        }
+        this.#fail('not-well-formed', 'attribute value must be quoted')
+        return
+      case S.attrValue:
+        if (c === this.#quote) {
+          this.#spans.push(this.#pos)
+          this.#sawSpace = false
+          this.#state = S.inTag
+          return
+        }
+        if (!this.#checkValueBytes()) return
+        if (c === LT) {
+          this.#fail('not-well-formed', "'<' in attribute value")
+          return
+        }
+        if (c === AMP) {
+          this.#entityStart = this.#pos + 1
+          this.#entityReturn = S.attrValue
+          this.#state = S.entity
+        }
+        return
+      case S.entity:
+        this.#inEntity(c)
+        return
+      case S.selfClose:
+        if (c !== GT) {
+          this.#fail('not-well-formed', "expected '>' after '/'")
+          return
+        }
+        this.#openElement()
+        if (!this.failed) this.#closeElement()
+        return
+      case S.endName:
+        if (c < 0x80 && NAME_CLASS[c] !== 0 && (this.#pos > this.#nameStart || NAME_CLASS[c] === 1)) {
+          this.#checkNameBytes(this.#nameStart)
+          return
+        }
+        if (this.#pos > this.#nameStart && isSpace(c)) {
+          this.#nameEnd = this.#pos
+          this.#state = S.afterEndName
+          return
+        }
+        if (this.#pos > this.#nameStart && c === GT) {
+          this.#nameEnd = this.#pos
+          this.#matchEndTag()
+          return
+        }
+        this.#fail('not-well-formed', 'malformed end tag')
+        return
+      case S.afterEndName:
+        if (isSpace(c)) return
+        if (c === GT) {
+          this.#matchEndTag()
+          return
+        }
+        this.#fail('not-well-formed', 'malformed end tag')
+        return
+      case S.failed:
+        return
+    }
+  }
+
+  #text(c: number): void {
+    if (c === LT) {
+      this.#brackets = 0
+      this.#tagStart = this.#pos
+      // Whatever this starts, its bytes are needed until it is complete.
+      if (this.#keep === Infinity) this.#keep = this.#pos
+      this.#state = S.lt
+      return
+    }
+    if (c === AMP) {
+      if (this.#depth === 0) {
+        this.#fail('not-well-formed', 'text outside the root element')
+        return
+      }
+      this.#brackets = 0
+      this.#textAtRoot()
+      if (this.#keep === Infinity) this.#keep = this.#pos
+      this.#entityStart = this.#pos + 1
+      this.#entityReturn = S.text
+      this.#state = S.entity
+      return
+    }
+    if (isSpace(c)) {
+      this.#brackets = 0
+      return
+    }
+    if (this.#depth === 0) {
+      this.#fail('not-well-formed', 'text outside the root element')
+      return
+    }
+    if (this.#state === S.done) {
+      this.#fail('not-well-formed', 'text outside the root element')
+      return
+    }
+    this.#prolog = false
+    this.#textAtRoot()
+    // XML 1.0 §2.4: `]]>` may not appear in character data.
+    if (c === RBRACKET) {
+      this.#brackets += 1
+      return
+    }
+    if (c === GT && this.#brackets >= 2) {
+      this.#fail('not-well-formed', "']]>' in character data")
+      return
+    }
+    this.#brackets = 0
+  }
+
+  /** A token outside any element the sink gets whole has ended: its bytes are no longer needed. */
+  #tokenDone(): void {
+    if (this.#depth <= (this.#mode === 'message' ? 0 : 1)) this.#keep = Infinity
+  }
+
+  #textAtRoot(): void {
+    if (this.#depth === 1 && this.#mode === 'body') this.#rootText = true
+  }
+
+  #afterLt(c: number): void {
+    const atStart = this.#prolog
+    this.#prolog = false
+    if (c === SLASH) {
+      if (this.#depth === 0) {
+        this.#fail('not-well-formed', 'end tag without a start tag')
+        return
+      }
+      this.#nameStart = this.#pos + 1
+      this.#state = S.endName
+      return
+    }
+    if (c === BANG) {
+      this.#state = S.bang
+      return
+    }
+    if (c === QUESTION) {
+      if (!atStart || this.#rootSeen) {
+        this.#fail('restricted-xml', 'processing instructions are not allowed')
+        return
+      }
+      this.#matched = 0
+      this.#state = S.piName
+      return
+    }
+    if (NAME_CLASS[c] !== 1) {
+      this.#fail('not-well-formed', 'invalid character after <')
+      return
+    }
+    if (c === COLON) this.#notePrefix(this.#pos, this.#pos)
+    this.#startTag(this.#pos)
+  }
+
+  #startTag(nameStart: number): void {
+    if (this.#rootSeen && this.#depth === 0) {
+      this.#fail('not-well-formed', 'more than one root element')
+      return
+    }
+    if (this.#depth + 1 > this.#limits.maxDepth) {
+      this.#fail('policy-violation', `elements nested deeper than ${this.#limits.maxDepth}`)
+      return
+    }
+    this.#nameStart = nameStart
+    this.#spans.length = 0
+    this.#sawSpace = false
+    this.#prefixed = false
+    if (this.#isTopLevel()) {
+      this.#topStart = this.#tagStart
+      this.#topPrefixed = false
+      this.#keep = this.#tagStart
+    } else if (this.#depth === 0) {
+      // The root's start tag (stream header, <body>): kept until it is complete.
+      this.#keep = this.#tagStart
+    }
+    this.#state = S.startName
+    this.#checkNameBytes(nameStart)
+  }
+
+  /** The element being opened is a unit the sink gets whole. */
+  #isTopLevel(): boolean {
+    return this.#mode === 'message' ? this.#depth === 0 : this.#depth === 1
+  }
+
+  #inStartName(c: number): void {
+    if (c < 0x80 && NAME_CLASS[c] !== 0) {
+      if (c === COLON) this.#notePrefix(this.#nameStart, this.#pos)
+      this.#checkNameBytes(this.#nameStart)
+      return
+    }
+    this.#nameEnd = this.#pos
+    if (isSpace(c)) {
+      this.#sawSpace = true
+      this.#state = S.inTag
+      return
+    }
+    if (c === GT) {
+      this.#openElement()
+      return
+    }
+    if (c === SLASH) {
+      this.#state = S.selfClose
+      return
+    }
+    this.#fail('not-well-formed', 'invalid character in element name')
+  }
+
+  #inTag(c: number): void {
+    if (isSpace(c)) {
+      this.#sawSpace = true
+      return
+    }
+    if (c === GT) {
+      this.#openElement()
+      return
+    }
+    if (c === SLASH) {
+      this.#state = S.selfClose
+      return
+    }
+    if (c < 0x80 && NAME_CLASS[c] === 1 && this.#sawSpace) {
+      this.#startAttribute(this.#pos)
+      if (c === COLON) this.#notePrefix(this.#pos, this.#pos)
+      this.#checkNameBytes(this.#attrNameStart)
+      return
+    }
+    this.#fail('not-well-formed', 'malformed start tag')
+  }
+
+  #startAttribute(start: number): void {
+    if (this.#spans.length / 4 + 1 > this.#limits.maxAttributes) {
+      this.#fail('policy-violation', `more than ${this.#limits.maxAttributes} attributes`)
+      return
+    }
+    this.#attrNameStart = start
+    this.#spans.push(start)
+    this.#state = S.attrName
+  }
+
+  /** A ':' in a name: a prefix is in use unless it is `xml` or `xmlns` (declarations, xml:lang). */
+  #notePrefix(nameStart: number, colon: number): void {
+    const length = colon - nameStart
+    const work = this.#work
+    const at = nameStart - this.#workBase
+    if (length === 3 && work[at] === 0x78 && work[at + 1] === 0x6d && work[at + 2] === 0x6c) return
+    if (length === 5 && work[at] === 0x78 && work[at + 1] === 0x6d && work[at + 2] === 0x6c && work[at + 3] === 0x6e && work[at + 4] === 0x73) return
+    this.#prefixed = true
+  }
+
+  #checkNameBytes(start: number): void {
+    if (this.#pos + 1 - start > this.#limits.maxNameBytes) {
+      this.#fail('policy-violation', `name longer than ${this.#limits.maxNameBytes} bytes`)
+    }
+  }
+
+  /** The value so far (this byte included) is within its limit. */
+  #checkValueBytes(): boolean {
+    const valueStart = this.#spans[this.#spans.length - 1] as number
+    if (this.#pos + 1 - valueStart > this.#limits.maxAttributeValueBytes) {
+      this.#fail('policy-violation', `attribute value longer than ${this.#limits.maxAttributeValueBytes} bytes`)
+      return false
+    }
+    return true
+  }
+
+  #attributeEquals(): void {
+    const spans = this.#spans
+    const n = spans.length
+    const start = spans[n - 2] as number
+    const end = spans[n - 1] as number
+    const work = this.#work
+    const base = this.#workBase
+    // XML 1.0 WFC: Unique Att Spec.
+    outer: for (let i = 0; i < n - 2; i += 4) {
+      const otherStart = spans[i] as number
+      if ((spans[i + 1] as number) - otherStart !== end - start) continue
+      for (let k = 0; k < end - start; k++) if (work[otherStart - base + k] !== work[start - base + k]) continue outer
+      this.#fail('not-well-formed', 'duplicate attribute')
+      return
+    }
+    if (end - start === 9 && String.fromCharCode(...work.subarray(start - base, end - base)) === '__proto__') {
+      // ltx keeps attributes in a plain object, where this name would vanish silently.
+      this.#fail('policy-violation', 'attribute name __proto__ is not supported')
+      return
+    }
+    this.#state = S.beforeValue
+  }
+
+  #inEntity(c: number): void {
+    if (c === SEMICOLON) {
+      if (!validReference(this.#work, this.#entityStart - this.#workBase, this.#pos - this.#workBase)) {
+        // Undeclared entities are a well-formedness error (XML 1.0 WFC: Entity Declared).
+        this.#fail('not-well-formed', 'unknown entity or invalid character reference')
+        return
+      }
+      this.#state = this.#entityReturn
+      if (this.#state === S.text) this.#tokenDone()
+      return
+    }
+    if (this.#pos - this.#entityStart >= MAX_ENTITY) {
+      this.#fail('not-well-formed', 'unknown entity or stray &')
+      return
+    }
+    if (this.#entityReturn === S.attrValue) this.#checkValueBytes()
+  }
+
+  // ── elements ──────────────────────────────────────────────────────────
+
+  #openElement(): void {
+    const topLevel = this.#isTopLevel()
+    const depth = (this.#depth += 1)
+    this.#sawSpace = false
+    this.#state = S.text
+    this.#brackets = 0
+    if (this.#prefixed) this.#topPrefixed = true
+    if (depth === 1) {
+      this.#rootSeen = true
+      if (this.#mode !== 'message') {
+        // The root's start tag is all the sink gets of it.
+        const end = this.#pos + 1
+        const bytes = this.#sliceCopy(this.#tagStart, end)
+        const root = new XmlElement(bytes, this.#nameString(), this.#nameEnd - this.#tagStart, this.#relativeSpans(this.#tagStart), this.#prefixed)
+        this.#rootName = bytes.slice(1, this.#nameEnd - this.#tagStart)
+        this.#keep = Infinity
+        // The stream header is its own unit; the first stanza starts afresh (a body is one unit).
+        if (this.#mode === 'stream') this.#unitStart = end
+        this.#sink.rootStart(root)
+        return
+      }
+    }
+    if (topLevel) {
+      this.#topNameEnd = this.#nameEnd
+      this.#topSpans = this.#spans.slice()
+    }
+    this.#names.push(this.#nameStart, this.#nameEnd - this.#nameStart)
+  }
+
+  #matchEndTag(): void {
+    const length = this.#nameEnd - this.#nameStart
+    const work = this.#work
+    const base = this.#workBase
+    if (this.#depth === 1 && this.#mode !== 'message') {
+      const root = this.#rootName as Uint8Array
+      let same = root.length === length
+      for (let k = 0; same && k < length; k++) same = root[k] === work[this.#nameStart - base + k]
+      if (!same) {
+        this.#fail('not-well-formed', 'end tag does not match start tag')
+        return
+      }
+      this.#closeRoot()
+      return
+    }
+    const names = this.#names
+    const openStart = names[names.length - 2] as number
+    const openLength = names[names.length - 1] as number
+    let same = openLength === length
+    for (let k = 0; same && k < length; k++) same = work[openStart - base + k] === work[this.#nameStart - base + k]
+    if (!same) {
+      this.#fail('not-well-formed', 'end tag does not match start tag')
+      return
+    }
+    this.#closeElement()
+  }
+
+  #closeElement(): void {
+    if (this.#depth === 1 && this.#mode !== 'message') {
+      // A self-closed root (`<body/>`, `<stream:stream/>`).
+      this.#closeRoot()
+      return
+    }
+    this.#names.length -= 2
+    this.#depth -= 1
+    this.#state = this.#depth === 0 ? S.done : S.text
+    if (!this.#isTopLevel()) return
+    const end = this.#pos + 1
+    const start = this.#topStart
+    const bytes = this.#slice(start, end)
+    const element = new XmlElement(bytes, this.#nameAt(start + 1, this.#topNameEnd), this.#topNameEnd - start, this.#relativeTopSpans(start), this.#topPrefixed)
+    this.#keep = Infinity
+    // A stanza just ended: the next one starts a fresh byte budget.
+    if (this.#mode === 'stream') this.#unitStart = end
+    this.#sink.element(element)
+  }
+
+  #closeRoot(): void {
+    this.#depth = 0
+    this.#state = S.done
+    this.#keep = Infinity
+    if (this.#mode === 'stream') this.#unitStart = this.#pos + 1
+    this.#sink.rootEnd()
+  }
+
+  #nameString(): string {
+    return this.#nameAt(this.#nameStart, this.#nameEnd)
+  }
+
+  #nameAt(start: number, end: number): string {
+    return decodeName(this.#work, start - this.#workBase, end - this.#workBase)
+  }
+
+  #relativeSpans(origin: number): number[] {
+    const spans = this.#spans
+    const out = new Array<number>(spans.length)
+    for (let i = 0; i < spans.length; i++) out[i] = (spans[i] as number) - origin
+    return out
+  }
+
+  #relativeTopSpans(origin: number): number[] {
+    const spans = this.#topSpans
+    for (let i = 0; i < spans.length; i++) spans[i] = (spans[i] as number) - origin
+    return spans
+  }
+
+  #sliceCopy(start: number, end: number): Uint8Array {
+    return this.#work.slice(start - this.#workBase, end - this.#workBase)
+  }
+
+  #fail(condition: StreamFailure['condition'], text: string): void {
+    if (this.#state === S.failed) return
+    this.#state = S.failed
+    this.#keep = Infinity
+    this.#sink.error(streamFailure(condition, text))
+  }
+}
