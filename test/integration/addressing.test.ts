@@ -10,6 +10,7 @@ import { startCauseway } from '../helpers/causeway.js'
 import { HTTPBIND, post } from '../helpers/bosh-raw.js'
 import { eventually } from '../helpers/wait.js'
 import { rawClient } from '../helpers/ws-client.js'
+import { startFakeUpstream } from '../helpers/fake-upstream.js'
 
 const cw = await startCauseway({ upstream: ['localhost=tcp://127.0.0.1:1'] })
 t.teardown(() => cw.stop())
@@ -37,4 +38,23 @@ t.test('the session-ended line says why', async (t) => {
   await eventually('three lines', () => ended().length >= 3)
   const reasons = ended().map((l) => `${l.reason} ${l.condition}`)
   t.same(reasons, ['unknown-domain improper-addressing', 'unknown-domain improper-addressing', 'unknown-domain host-unknown'])
+})
+
+t.test('RFC 7395 §3.2: every message Causeway sends is a text frame, relayed stanzas included', async (t) => {
+  const server = await startFakeUpstream('localhost')
+  t.teardown(() => server.close())
+  const relay = await startCauseway({ upstream: [`localhost=tcp://127.0.0.1:${server.port}`] })
+  t.teardown(() => relay.stop())
+  const { WebSocket } = await import('ws')
+  const socket = new WebSocket(relay.wsUrl, ['xmpp'])
+  const frames: Array<{ binary: boolean; text: string }> = []
+  socket.on('message', (data, isBinary) => frames.push({ binary: isBinary, text: data.toString() }))
+  await new Promise((resolve) => socket.once('open', resolve))
+  socket.send(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>`)
+  const upstream = await server.nextOpened()
+  upstream.socket.write(`<message from='x@localhost' id='m1'><body>relayed ✓</body></message>`)
+  await eventually('the relayed stanza', () => frames.some((f) => f.text.includes('relayed ✓')))
+  socket.close()
+  t.ok(frames.length >= 3, 'open, features, the stanza')
+  t.same(frames.filter((f) => f.binary).map((f) => f.text), [], 'none binary')
 })

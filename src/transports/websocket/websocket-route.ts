@@ -87,7 +87,8 @@ function peerOf(socket: WebSocket, carrier: Carrier | undefined, flushed: (error
         carrier.cork()
         process.nextTick(uncork)
       }
-      socket.send(message, flushed)
+      // RFC 7395 §3.2: XMPP travels in text frames; the bytes are UTF-8 already, so ws must not call them binary.
+      socket.send(message, { binary: false }, flushed)
     },
     get bufferedBytes() {
       return socket.bufferedAmount
