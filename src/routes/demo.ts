@@ -51,6 +51,7 @@ function page(options: DemoOptions): string {
   #causeway-demo-bar a { color: #9cf; margin-left: 8px; }
   #causeway-demo-bar a[aria-current] { color: #fff; font-weight: bold; text-decoration: none; }
   html body.converse-fullscreen { --fullpage-chat-height: calc(var(--vh, 1vh) * 100 - 30px); }
+  html body #conversejs.converse-fullscreen { top: 30px !important; height: calc(100% - 30px) !important; }
 </style>
 </head>
 <body class="converse-fullscreen">

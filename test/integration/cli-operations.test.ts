@@ -93,7 +93,7 @@ t.test('causeway-healthcheck follows the port and scheme the process was given (
   // A relative config path, resolved against the process's own working directory.
   const proc = run(BIN, ['--config', 'causeway.json', '--log-level', 'info', '--shutdown-drain-ms', '3000'], { CAUSEWAY_HOST: '0.0.0.0' }, dir)
   t.teardown(() => proc.child.kill('SIGKILL'))
-  await eventually('causeway to listen', () => proc.out().includes('causeway listening'))
+  await eventually('causeway to listen', () => proc.out().includes('causeway listening'), 30_000)
   const healthy = run(HEALTHCHECK, ['--pid', String(proc.child.pid)])
   t.equal(await healthy.exited, 0, `healthy: ${healthy.err()}`)
 
