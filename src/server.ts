@@ -141,7 +141,9 @@ function loadTlsFiles(certPath: string, keyPath: string): TlsFiles & { readonly 
     // Throws when the key does not match the certificate.
     createSecureContext({ cert, key })
   } catch (error) {
-    throw new Error(`tlsCert/tlsKey: ${error instanceof Error ? error.message : String(error)}`)
+    const why = error instanceof Error ? error.message : String(error)
+    const hint = /no start line|PEM/i.test(why) ? 'not a PEM certificate chain and private key' : /key values mismatch|KEY_VALUES_MISMATCH/i.test(why) ? 'the key does not belong to the certificate' : why
+    throw new Error(`tlsCert/tlsKey: ${certPath} and ${keyPath}: ${hint} (${why})`)
   }
   return { cert, key, certificate }
 }
