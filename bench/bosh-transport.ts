@@ -138,6 +138,11 @@ export class BoshTransport implements Transport {
     this.sink.gone(undefined)
   }
 
+  /** Close the keep-alive sockets no request is using (the held request keeps its own). */
+  trimIdle(): void {
+    for (const sockets of Object.values(this.#agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+  }
+
   #shutdown(): void {
     this.#ended = true
     for (const request of this.#live) request.destroy()

@@ -1,34 +1,46 @@
 /**
- * The scenario: N pairs of logged-in sessions; in each pair A sends to B and
- * B sends to A. Every message carries its sender, a sequence number and the
- * send time (performance.now(), same process as the receiver, so one-way
- * latency needs no clock sync). Each received message is checked and counted
- * exactly once; lost, duplicated, reordered, misrouted and damaged messages
- * are reported, never guessed.
+ * The traffic scenario: N pairs of logged-in sessions; in each pair A sends
+ * chat messages to B's full JID and B to A. Every message carries its
+ * sender, a sequence number and its *intended* send time
+ * (performance.now(), the receiver is in the same process, so one-way
+ * latency needs no clock sync). Each received message is checked and
+ * counted exactly once; lost, duplicated, reordered, misrouted and damaged
+ * messages are reported, never guessed.
  *
- * Load is bounded per sender: at most `window` messages in flight (sent, not
- * yet received). Optionally also paced to an aggregate rate, which measures
- * latency at a fixed offered load instead of at saturation.
+ * Two loads:
+ * - closed: every sender keeps `window` messages in flight for `sendMs`
+ *   and sends the next one as soon as one arrives: the most the path
+ *   delivers (throughput). The latency here is mostly queueing.
+ * - open: a fixed schedule at `rate` messages/s over all senders (message k
+ *   intended at start + k / rate, from sender k mod senders), sent when the
+ *   schedule says whatever happened to earlier messages. Latency is measured
+ *   from the intended time, so a late send (a busy load generator, a timer
+ *   that fired late) counts as delay instead of hiding it: no coordinated
+ *   omission. The send lag (actual − intended) is reported separately.
  */
 import { performance } from 'node:perf_hooks'
 import type { Element } from 'ltx'
 import type { XmppLink } from './xmpp-link.js'
 
+export type Load =
+  | { readonly kind: 'closed'; readonly window: number; readonly sendMs: number }
+  | { readonly kind: 'open'; readonly rate: number; readonly sendMs: number }
+
 export interface ExchangeOptions {
   /** Distinguishes this run's messages from any earlier run on the same sessions. */
   readonly tag: string
-  readonly messagesPerSender: number
   readonly bodyBytes: number
-  readonly window: number
-  /** Aggregate messages per second over all senders; undefined: as fast as the window allows. */
-  readonly ratePerSecond: number | undefined
+  readonly load: Load
   /** No message sent or delivered for this long ends the run, and what is missing counts as lost. */
   readonly stallMs: number
-  /** Wait this long after the last expected message, to catch late duplicates. */
+  /** Wait this long after the last message, to catch late duplicates. */
   readonly graceMs: number
+  /** Called just before the first send and at the last delivery (or when the run gives up): the measured window. */
+  readonly measure?: { start(): void; stop(): void }
 }
 
 export interface LatencySummary {
+  readonly count: number
   readonly p50: number
   readonly p90: number
   readonly p99: number
@@ -38,12 +50,11 @@ export interface LatencySummary {
 
 export interface ExchangeResult {
   readonly senders: number
-  readonly expected: number
   readonly sent: number
   readonly delivered: number
   /** Sent and never received. */
   readonly lost: number
-  /** Never sent because the run ended early (a session ended, or it stalled). */
+  /** Open load: scheduled but never sent because the run ended early. */
   readonly notSent: number
   readonly duplicates: number
   readonly outOfOrder: number
@@ -56,9 +67,13 @@ export interface ExchangeResult {
   /** Sessions that ended during the run, with why. */
   readonly connectionErrors: string[]
   readonly stalled: boolean
+  /** First send to last delivery. */
   readonly durationMs: number
   readonly stanzasPerSecond: number
+  /** Receive time − intended send time. */
   readonly latencyMs: LatencySummary
+  /** Open load: actual send time − intended send time (the load generator's own lateness). */
+  readonly sendLagMs: LatencySummary | undefined
   /** A few examples of what went wrong, for the report. */
   readonly samples: string[]
 }
@@ -70,31 +85,28 @@ interface SenderState {
   sent: number
   acked: number
   highest: number
-  readonly seen: Uint8Array
-  /** Stagger for paced sending, in messages (0 < offset < 1): sender s starts (1 − offset) intervals in. */
-  readonly offset: number
+  seen: Uint8Array
 }
 
 /** Percentiles by nearest rank over the recorded values. */
-export function summarise(values: Float64Array): LatencySummary {
-  if (values.length === 0) return { p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN }
+export function summarise(values: readonly number[] | Float64Array): LatencySummary {
+  if (values.length === 0) return { count: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN }
   const sorted = Float64Array.from(values).sort()
   const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN
   let sum = 0
   for (const v of sorted) sum += v
-  return { p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted[sorted.length - 1] ?? NaN, mean: sum / sorted.length }
+  return { count: sorted.length, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted[sorted.length - 1] ?? NaN, mean: sum / sorted.length }
 }
 
 /**
  * Run one exchange over `links` (pairs: links[2p] ⇄ links[2p+1]). Sender s is
- * links[s] sending to links[s ^ 1]. Resolves when every message arrived (plus
- * the grace period) or when nothing moved for `stallMs`.
+ * links[s] sending to links[s ^ 1]. Resolves when every sent message arrived
+ * (plus the grace period) or when nothing moved for `stallMs`.
  */
 export function runExchange(links: readonly XmppLink[], options: ExchangeOptions): Promise<ExchangeResult> {
   if (links.length % 2 !== 0 || links.length === 0) throw new Error('runExchange needs an even, non-zero number of links')
-  const { tag, messagesPerSender: perSender, bodyBytes, window } = options
+  const { tag, bodyBytes, load } = options
   const senderCount = links.length
-  const expected = senderCount * perSender
   const senders: SenderState[] = links.map((from, s) => ({
     from,
     to: s ^ 1,
@@ -102,10 +114,10 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     sent: 0,
     acked: 0,
     highest: -1,
-    seen: new Uint8Array(perSender),
-    offset: (s + 0.5) / senderCount,
+    seen: new Uint8Array(64),
   }))
-  const latencies = new Float64Array(expected)
+  const latencies: number[] = []
+  const sendLags: number[] = []
   const samples: string[] = []
   const sample = (text: string) => {
     if (samples.length < 10) samples.push(text)
@@ -121,24 +133,56 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
   let bounced = 0
   let lastDelivery = 0
   let lastProgress = performance.now()
-  const prefix = `${tag}:`
-  const pacedPerSenderPerMs = options.ratePerSecond === undefined ? undefined : options.ratePerSecond / senderCount / 1000
   let start = 0
+  let sendingOver = false
+  let measuring = false
+  const prefix = `${tag}:`
+  /** Open load: messages scheduled in all, and the next one to send. */
+  const scheduled = load.kind === 'open' ? Math.max(1, Math.round((load.rate * load.sendMs) / 1000)) : 0
+  let nextScheduled = 0
 
-  const bodyFor = (s: number, seq: number, now: number): string => {
-    const head = `${prefix}${s}:${seq}:${Math.round(now * 1000)}:`
-    return head.length >= bodyBytes ? head : head + 'x'.repeat(bodyBytes - head.length)
+  const send = (s: number, intended: number): void => {
+    const st = senders[s]!
+    const seq = st.sent++
+    totalSent++
+    const head = `${prefix}${s}:${seq}:${Math.round(intended * 1000)}:`
+    const body = head.length >= bodyBytes ? head : head + 'x'.repeat(bodyBytes - head.length)
+    st.from.send(`<message xmlns='jabber:client' to='${st.toJid}' type='chat' id='${tag}-${s}-${seq}'><body>${body}</body></message>`)
   }
 
-  const pump = (s: number, now: number): void => {
+  /** Closed load: fill sender s's window (while the sending time lasts). */
+  const pump = (s: number): void => {
+    if (load.kind !== 'closed' || sendingOver) return
     const st = senders[s]!
-    while (st.sent < perSender && st.sent - st.acked < window) {
-      if (pacedPerSenderPerMs !== undefined && st.sent >= Math.floor((now - start) * pacedPerSenderPerMs + st.offset)) return
-      const seq = st.sent++
-      totalSent++
+    while (st.sent - st.acked < load.window) {
+      const now = performance.now()
+      if (now - start >= load.sendMs) return
+      send(s, now)
       lastProgress = now
-      st.from.send(`<message to='${st.toJid}' type='chat' id='${tag}-${s}-${seq}'><body>${bodyFor(s, seq, now)}</body></message>`)
+    }
+  }
+
+  /** Open load: send everything the schedule owes by now, then sleep until the next message is due. */
+  let ticker: NodeJS.Timeout | undefined
+  const interval = load.kind === 'open' ? 1000 / load.rate : 0
+  const tick = (): void => {
+    ticker = undefined
+    if (finishing) return
+    let now = performance.now()
+    while (nextScheduled < scheduled) {
+      const intended = start + nextScheduled * interval
+      if (intended > now) break
+      send(nextScheduled % senderCount, intended)
+      sendLags.push(now - intended)
+      nextScheduled++
+      lastProgress = now
       now = performance.now()
+    }
+    if (nextScheduled < scheduled) {
+      ticker = setTimeout(tick, Math.max(0, start + nextScheduled * interval - performance.now()))
+    } else {
+      sendingOver = true
+      maybeDone()
     }
   }
 
@@ -163,9 +207,9 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     const d = body.indexOf(':', c + 1)
     const s = Number(body.slice(a, b))
     const seq = Number(body.slice(b + 1, c))
-    const sentAt = Number(body.slice(c + 1, d)) / 1000
+    const intended = Number(body.slice(c + 1, d)) / 1000
     const st = senders[s]
-    if (!st || b < 0 || c < 0 || d < 0 || !Number.isInteger(seq) || seq < 0 || seq >= perSender || !Number.isFinite(sentAt)) {
+    if (!st || b < 0 || c < 0 || d < 0 || !Number.isInteger(seq) || seq < 0 || seq >= st.sent || !Number.isFinite(intended)) {
       damaged++
       sample(`damaged at link ${at}: ${body.slice(0, 120)}`)
       return
@@ -180,6 +224,11 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
       sample(`damaged body length ${body.length} from sender ${s} message ${seq}`)
       return
     }
+    if (seq >= st.seen.length) {
+      const grown = new Uint8Array(Math.max(st.seen.length * 2, seq + 1))
+      grown.set(st.seen)
+      st.seen = grown
+    }
     if (st.seen[seq] === 1) {
       duplicates++
       sample(`duplicate: sender ${s} message ${seq}`)
@@ -192,33 +241,46 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     } else {
       st.highest = seq
     }
-    latencies[delivered++] = now - sentAt
+    latencies.push(now - intended)
+    delivered++
     st.acked++
     lastDelivery = now
     lastProgress = now
-    if (delivered === expected) finishSoon()
-    else pump(s, now)
+    pump(s)
+    maybeDone()
   }
 
   let resolveRun!: (result: ExchangeResult) => void
   const done = new Promise<ExchangeResult>((resolve) => (resolveRun = resolve))
-  let ticker: NodeJS.Timeout | undefined
   let finishing = false
   let stalled = false
 
+  const stopMeasuring = (): void => {
+    if (!measuring) return
+    measuring = false
+    options.measure?.stop()
+  }
+
+  const maybeDone = (): void => {
+    if (sendingOver && delivered === totalSent && !finishing) {
+      stopMeasuring()
+      finishSoon()
+    }
+  }
+
   const finish = (): void => {
     clearInterval(watchdog)
-    if (ticker) clearInterval(ticker)
+    clearTimeout(sendDeadline)
+    if (ticker) clearTimeout(ticker)
     // Later elements (e.g. the next run's) are not this run's business.
     for (const link of links) link.attach({ element: () => {}, closed: () => {} })
     const durationMs = Math.max(0, lastDelivery - start)
     resolveRun({
       senders: senderCount,
-      expected,
       sent: totalSent,
       delivered,
       lost: totalSent - delivered,
-      notSent: expected - totalSent,
+      notSent: load.kind === 'open' ? scheduled - nextScheduled : 0,
       duplicates,
       outOfOrder,
       misrouted,
@@ -229,14 +291,16 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
       stalled,
       durationMs,
       stanzasPerSecond: durationMs > 0 ? (delivered / durationMs) * 1000 : 0,
-      latencyMs: summarise(latencies.subarray(0, delivered)),
+      latencyMs: summarise(latencies),
+      sendLagMs: load.kind === 'open' ? summarise(sendLags) : undefined,
       samples,
     })
   }
   const finishSoon = (): void => {
     if (finishing) return
     finishing = true
-    if (ticker) clearInterval(ticker)
+    stopMeasuring()
+    if (ticker) clearTimeout(ticker)
     setTimeout(finish, options.graceMs)
   }
 
@@ -244,7 +308,7 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     if (finishing) return
     if (performance.now() - lastProgress > options.stallMs) {
       stalled = true
-      sample(`stalled: nothing sent or delivered for ${options.stallMs} ms with ${expected - delivered} messages outstanding`)
+      sample(`stalled: nothing sent or delivered for ${options.stallMs} ms with ${totalSent - delivered} messages outstanding`)
       finishSoon()
     }
   }, 100)
@@ -260,20 +324,21 @@ export function runExchange(links: readonly XmppLink[], options: ExchangeOptions
     })
   })
 
-  start = performance.now()
-  lastProgress = start
-  for (let s = 0; s < senderCount; s++) pump(s, performance.now())
-  if (pacedPerSenderPerMs !== undefined) {
-    // Timers fire about once a millisecond at best; each tick sends what the schedule owes.
-    ticker = setInterval(() => {
-      const now = performance.now()
-      let pending = false
-      for (let s = 0; s < senderCount; s++) {
-        pump(s, now)
-        if (senders[s]!.sent < perSender) pending = true
-      }
-      if (!pending && ticker) clearInterval(ticker)
-    }, 2)
+  let sendDeadline: NodeJS.Timeout | undefined
+  if (!finishing) {
+    options.measure?.start()
+    measuring = true
+    start = performance.now()
+    lastProgress = start
+    if (load.kind === 'closed') {
+      sendDeadline = setTimeout(() => {
+        sendingOver = true
+        maybeDone()
+      }, load.sendMs)
+      for (let s = 0; s < senderCount; s++) pump(s)
+    } else {
+      tick()
+    }
   }
   return done
 }

@@ -4,7 +4,7 @@
  * difference of two samples.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 let ticks: number | undefined
 function clockTicks(): number {
@@ -111,3 +111,24 @@ export class CpuMeter {
     }
   }
 }
+
+/** The process's open-file limit (soft), from /proc/PID/limits. */
+export function fdLimit(pid: number | 'self'): number {
+  try {
+    const limits = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    return Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1] ?? NaN)
+  } catch {
+    return NaN
+  }
+}
+
+/** Descriptors the process has open now. */
+export function fdsOpen(pid: number | 'self'): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length
+  } catch {
+    return NaN
+  }
+}
+
+export type CpuUsage = ReturnType<CpuMeter['stop']>

@@ -43,6 +43,8 @@ export interface Transport {
   /** After both sides closed the XML stream: end the connection normally. */
   finish(): void
   destroy(): void
+  /** Close connections that carry nothing now (BOSH keep-alive sockets beyond the held request). */
+  trimIdle?(): void
 }
 
 export interface TransportSink {
@@ -233,6 +235,10 @@ export interface LoginOptions {
   readonly password: string
   readonly resource: string
   readonly timeoutMs: number
+  /** Send an initial `<presence/>` once bound, like a real client (default true). */
+  readonly presence?: boolean
+  /** BOSH: the `wait` asked for, seconds (default 30). */
+  readonly boshWaitSeconds?: number
 }
 
 /**
@@ -261,7 +267,7 @@ export class XmppLink implements TransportSink {
           ? await TcpTransport.connect(options.port ?? 5222, link, options.timeoutMs)
           : options.kind === 'ws'
             ? await WsTransport.connect(options.url ?? '', link, options.timeoutMs)
-            : new BoshTransport({ url: options.url ?? '' }, link)
+            : new BoshTransport({ url: options.url ?? '', ...(options.boshWaitSeconds !== undefined ? { waitSeconds: options.boshWaitSeconds } : {}) }, link)
       await link.#login(options)
       return link
     } catch (error) {
@@ -286,13 +292,15 @@ export class XmppLink implements TransportSink {
     transport.openStream(options.domain)
     const restarted = await this.#next('stream features after SASL')
     if (!restarted.getChild('bind', NS_BIND)) throw new Error(`no resource binding offered: ${restarted.toString()}`)
-    transport.send(`<iq type='set' id='bind1'><bind xmlns='${NS_BIND}'><resource>${options.resource}</resource></bind></iq>`)
+    // Stanzas carry xmlns='jabber:client': RFC 7395 §3.3.3 (each WebSocket message stands alone) and
+    // XEP-0206 §7 want it, and on a TCP stream it restates the default namespace.
+    transport.send(`<iq type='set' id='bind1' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${options.resource}</resource></bind></iq>`)
     const bound = await this.#next('bind result')
     const jid = bound.getChild('bind', NS_BIND)?.getChildText('jid')
     if (bound.attrs.type !== 'result' || !jid) throw new Error(`bind failed: ${bound.toString()}`)
     this.jid = jid
     // Available, like a real client: the server echoes it back, which the owner ignores.
-    transport.send('<presence/>')
+    if (options.presence !== false) transport.send(`<presence xmlns='jabber:client'/>`)
   }
 
   #next(what: string): Promise<Element> {
@@ -340,6 +348,11 @@ export class XmppLink implements TransportSink {
 
   destroy(): void {
     this.#transport?.destroy()
+  }
+
+  /** BOSH: keep only the connection of the held request open (idle sessions, one descriptor each). */
+  trimIdleConnections(): void {
+    this.#transport?.trimIdle?.()
   }
 
   // ── TransportSink ──────────────────────────────────────────────────────

@@ -1,4 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { createHash, createHmac, pbkdf2Sync, randomUUID } from 'node:crypto'
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
@@ -17,6 +18,12 @@ export interface ProsodyOptions {
   domain?: string
   /** Registered (offline, via prosodyctl) before the server starts. */
   users?: ProsodyUser[]
+  /**
+   * Register `users` by writing their internal_hashed account files directly (SCRAM-SHA-1 keys computed
+   * here, the same file prosodyctl writes) instead of one prosodyctl run per user: thousands of users in
+   * a second or two rather than ~12 a second. Default false.
+   */
+  accountFiles?: boolean
   /** Offer STARTTLS with this certificate; require=true makes encryption mandatory for c2s. */
   tls?: { certPath: string; keyPath: string; require: boolean }
   /** Prosody's own BOSH endpoint (http://127.0.0.1:httpPort/http-bind), e.g. as a benchmark baseline. */
@@ -269,6 +276,30 @@ async function registerAll (prosodyctl: string, configPath: string, domain: stri
   await Promise.all(Array.from({ length: Math.min(REGISTER_CONCURRENCY, queue.length) }, worker))
 }
 
+/** util.datamanager's encode(): every non-alphanumeric character as %xx. */
+function datamanagerEncode (s: string): string {
+  return s.replace(/[^A-Za-z0-9]/g, c => [...Buffer.from(c, 'utf8')].map(b => `%${b.toString(16).padStart(2, '0')}`).join(''))
+}
+
+/**
+ * The account file mod_auth_internal_hashed stores (data/HOST/accounts/USER.dat): SCRAM-SHA-1 StoredKey
+ * and ServerKey (RFC 5802 §3) in hex, with the salt and iteration count. Usernames are written as given
+ * (no nodeprep), so keep them lower-case ASCII.
+ */
+async function writeAccountFiles (dataDir: string, domain: string, users: ProsodyUser[], iterations: number): Promise<void> {
+  const dir = join(dataDir, datamanagerEncode(domain), 'accounts')
+  await mkdir(dir, { recursive: true, mode: 0o750 })
+  for (const u of users) {
+    const salt = randomUUID()
+    const salted = pbkdf2Sync(u.password, salt, iterations, 20, 'sha1')
+    const storedKey = createHash('sha1').update(createHmac('sha1', salted).update('Client Key').digest()).digest('hex')
+    const serverKey = createHmac('sha1', salted).update('Server Key').digest('hex')
+    await writeFile(join(dir, `${datamanagerEncode(u.username)}.dat`),
+      `return {\n\t["server_key"] = ${lua(serverKey)};\n\t["iteration_count"] = ${iterations};\n` +
+      `\t["salt"] = ${lua(salt)};\n\t["stored_key"] = ${lua(storedKey)};\n};\n`)
+  }
+}
+
 class PortCollision extends Error {}
 
 interface Launched {
@@ -390,7 +421,10 @@ export async function startProsody (opts: ProsodyOptions = {}): Promise<RunningP
     for (let attempt = 1; ; attempt++) {
       ports = await allocatePorts(opts)
       await writeFile(l.configPath, renderConfig(opts, domain, ports, l))
-      if (attempt === 1) await registerAll(bins.prosodyctl, l.configPath, domain, opts.users ?? [])
+      if (attempt === 1) {
+        if (opts.accountFiles === true) await writeAccountFiles(l.dataDir, domain, opts.users ?? [], Math.max(1, Math.floor(opts.scramIterations ?? 10000)))
+        else await registerAll(bins.prosodyctl, l.configPath, domain, opts.users ?? [])
+      }
       await rm(l.logPath, { force: true })
       launched = launch(bins.prosody, l)
       try {

@@ -8,6 +8,8 @@ import type { ClientOptions } from 'ws'
 export interface RawClient {
   readonly socket: WebSocket
   readonly messages: string[]
+  /** RFC 7395 §3.2: XMPP travels in text frames; how many binary frames the server sent. */
+  readonly binaryFrames: () => number
   /** Resolves with the close code once the socket is closed. */
   readonly closed: Promise<{ code: number; reason: string }>
   send(data: string | Buffer, binary?: boolean): void
@@ -34,7 +36,9 @@ export function rawClient(url: string, protocols: string[] = ['xmpp'], options: 
         wake()
       })
     })
-    socket.on('message', (data) => {
+    let binaryFrames = 0
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) binaryFrames += 1
       messages.push(data.toString())
       wake()
     })
@@ -69,6 +73,7 @@ export function rawClient(url: string, protocols: string[] = ['xmpp'], options: 
       resolve({
         socket,
         messages,
+        binaryFrames: () => binaryFrames,
         closed,
         send: (data, binary = false) => socket.send(data, { binary }),
         waitFor: (count, timeoutMs = 5000) =>

@@ -176,6 +176,7 @@ t.test('RFC 7395 §3.6.1: an upstream stream error is forwarded, then <close/>',
   )
   t.equal(tail[1], "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
   t.equal(closed.code, 1000)
+  t.equal(client.binaryFrames(), 0, 'RFC 7395 §3.2: every frame was a text frame')
   await eventually('the WebSocket session to end', () => cw.causeway.websocket.sessions.size === 0)
   t.match(await cw.causeway.metrics.registry.metrics(), /condition="conflict"\} 1/)
 })
@@ -190,4 +191,19 @@ t.test('an upstream that drops the connection mid-session: remote-connection-fai
   await client.closed
   t.match(client.messages.at(-2), /<remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
   t.equal(client.messages.at(-1), "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+})
+
+t.test('RFC 7395 §3.2, §3.3.3: stanzas cross byte for byte in text frames, the namespace they inherited declared', async (t) => {
+  const { upstream, cw } = await setup(t)
+  const client = await rawClient(cw.wsUrl)
+  client.send(OPEN())
+  const fake = await upstream.nextOpened()
+  await client.waitForMatch(/^<stream:features/)
+  fake.socket.write(`<message from='a@localhost' type='chat'><body>h&#xe9; &amp; &lt;3 ☃</body></message>`)
+  const relayed = await client.waitForMatch(/^<message/)
+  t.equal(relayed, `<message xmlns='jabber:client' from='a@localhost' type='chat'><body>h&#xe9; &amp; &lt;3 ☃</body></message>`)
+  client.send(`<message xmlns='jabber:client' to='a@localhost' id='x'><body>back &#x2603;</body></message>`)
+  await eventually('the client stanza upstream', () => fake.received().includes(`<message xmlns='jabber:client' to='a@localhost' id='x'><body>back &#x2603;</body></message>`))
+  t.equal(client.binaryFrames(), 0, 'every frame was a text frame')
+  client.socket.close()
 })

@@ -38,6 +38,10 @@ export interface XmlSink {
 }
 
 // ignoreBOM: a U+FEFF inside a value is content, not a mark to strip.
+const NO_BYTES = new Uint8Array(0)
+// Only ever replaced, never written: a start tag's spans are copied out before they are made relative.
+const NO_SPANS: number[] = []
+
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /** A complete element as it arrived: its bytes, its name, its start tag's attributes. */
@@ -79,6 +83,16 @@ export class XmlElement {
 
   /** An attribute of the start tag, entities expanded; undefined when absent. */
   attr(name: string): string | undefined {
+    const i = this.#find(name)
+    return i < 0 ? undefined : decodeValue(this.bytes, this.#spans[i + 2] as number, this.#spans[i + 3] as number)
+  }
+
+  /** The start tag has this attribute (an ASCII name), read without decoding anything. */
+  has(name: string): boolean {
+    return this.#find(name) >= 0
+  }
+
+  #find(name: string): number {
     const spans = this.#spans
     const bytes = this.bytes
     outer: for (let i = 0; i < spans.length; i += 4) {
@@ -86,9 +100,9 @@ export class XmlElement {
       const end = spans[i + 1] as number
       if (end - start !== name.length) continue
       for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name.charCodeAt(k)) continue outer
-      return decodeValue(bytes, spans[i + 2] as number, spans[i + 3] as number)
+      return i
     }
-    return undefined
+    return -1
   }
 
   /** Every attribute of the start tag, in document order. */
@@ -109,16 +123,35 @@ export class XmlElement {
   }
 }
 
+/**
+ * Names and short values repeat from stanza to stanza (`message`, `jabber:client`), so
+ * short ASCII text is interned: a hit costs a hash and a compare, no new string.
+ * Longer or non-ASCII text is decoded each time.
+ */
+const INTERN_SLOTS = 1024
+const INTERN_MAX_BYTES = 48
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS)
+
 function decodeName(bytes: Uint8Array, start: number, end: number): string {
-  let ascii = true
+  const length = end - start
+  if (length > INTERN_MAX_BYTES) return utf8Decoder.decode(bytes.subarray(start, end))
+  let hash = length
   for (let i = start; i < end; i++) {
-    if ((bytes[i] as number) >= 0x80) {
-      ascii = false
-      break
-    }
+    const b = bytes[i] as number
+    if (b >= 0x80) return utf8Decoder.decode(bytes.subarray(start, end))
+    hash = (Math.imul(hash, 31) + b) | 0
   }
-  if (ascii) return String.fromCharCode(...bytes.subarray(start, end))
-  return utf8Decoder.decode(bytes.subarray(start, end))
+  const slot = (hash ^ (hash >>> 10)) & (INTERN_SLOTS - 1)
+  const known = interned[slot]
+  if (known !== undefined && known.length === length) {
+    let same = true
+    for (let k = 0; same && k < length; k++) same = known.charCodeAt(k) === bytes[start + k]
+    if (same) return known
+  }
+  let text = ''
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i] as number)
+  interned[slot] = text
+  return text
 }
 
 const PREDEFINED: ReadonlyMap<string, string> = new Map([
@@ -208,7 +241,7 @@ function validReference(bytes: Uint8Array, start: number, end: number): boolean 
   const length = end - start
   if (length === 0) return false
   if (bytes[start] !== 0x23 /* # */) {
-    return PREDEFINED.has(String.fromCharCode(...bytes.subarray(start, end)))
+    return PREDEFINED.has(decodeName(bytes, start, end))
   }
   let code = 0
   if (bytes[start + 1] === 0x78 /* x */) {
@@ -244,7 +277,7 @@ export class XmlTokenizer {
   /** Absolute offset from which input must be kept (Infinity: nothing). */
   #keep = Infinity
   /** The array being scanned, and the absolute offset of its index 0. */
-  #work: Uint8Array = new Uint8Array(0)
+  #work: Uint8Array = NO_BYTES
   #workBase = 0
   /** The array being scanned is the kept buffer: elements taken from it must be copied. */
   #workIsBuffer = false
@@ -271,7 +304,7 @@ export class XmlTokenizer {
   // The current top-level element.
   #topStart = 0
   #topNameEnd = 0
-  #topSpans: number[] = []
+  #topSpans: number[] = NO_SPANS
   #topPrefixed = false
   // References, CDATA, the declaration, `]]>` in text.
   #entityStart = 0
@@ -320,7 +353,7 @@ export class XmlTokenizer {
     this.#base = 0
     this.#pos = 0
     this.#keep = Infinity
-    this.#work = new Uint8Array(0)
+    this.#work = NO_BYTES
     this.#workBase = 0
     this.#depth = 0
     this.#rootSeen = false
@@ -329,7 +362,7 @@ export class XmlTokenizer {
     this.#unitStart = 0
     this.#prolog = true
     this.#spans.length = 0
-    this.#topSpans = []
+    this.#topSpans = NO_SPANS
     this.#utfNeed = 0
     this.#rootText = false
   }
@@ -358,11 +391,11 @@ export class XmlTokenizer {
     this.#scan(this.#pos - this.#workBase, work.length)
     if (this.failed) {
       this.#bufLen = 0
-      this.#work = new Uint8Array(0)
+      this.#work = NO_BYTES
       return
     }
     this.#retain(work === chunk)
-    this.#work = new Uint8Array(0)
+    this.#work = NO_BYTES
   }
 
   /** message, body: the input is over; anything but exactly one complete document is an error. */
@@ -988,7 +1021,7 @@ export class XmlTokenizer {
       this.#fail('not-well-formed', 'duplicate attribute')
       return
     }
-    if (end - start === 9 && String.fromCharCode(...work.subarray(start - base, end - base)) === '__proto__') {
+    if (end - start === 9 && decodeName(work, start - base, end - base) === '__proto__') {
       // ltx keeps attributes in a plain object, where this name would vanish silently.
       this.#fail('policy-violation', 'attribute name __proto__ is not supported')
       return

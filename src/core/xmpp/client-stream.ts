@@ -332,6 +332,12 @@ export class ClientStream implements UpstreamPort {
    */
   #onElement(element: XmlElement): void {
     const local = element.localName
+    // The relay path: once authenticated, only a stream error needs its namespace read
+    // (and, until the resource is bound, an iq: it may be the bind result, see #watchLogin).
+    if (this.#state === 'open' && this.#authenticated && local !== 'error' && (this.#bound || local !== 'iq')) {
+      this.sink.upstreamStanza(element)
+      return
+    }
     const ns = element.namespace(this.#headerXml)
     if (local === 'error' && ns === NS.stream) {
       const error = toElement(element, this.#header)

@@ -14,8 +14,8 @@ const STREAM_DECLARATION = new TextEncoder().encode(` xmlns:stream='${NS.stream}
 /** The declaration `stanza` needs to stand alone, if any. */
 function missingDeclaration(stanza: XmlElement): Uint8Array | undefined {
   const prefix = stanza.prefix
-  if (prefix === undefined) return stanza.attr('xmlns') === undefined ? DEFAULT_DECLARATION : undefined
-  if (prefix === 'stream') return stanza.attr('xmlns:stream') === undefined ? STREAM_DECLARATION : undefined
+  if (prefix === undefined) return stanza.has('xmlns') ? undefined : DEFAULT_DECLARATION
+  if (prefix === 'stream') return stanza.has('xmlns:stream') ? undefined : STREAM_DECLARATION
   return undefined
 }
 

@@ -62,6 +62,8 @@ export interface WebSocketTransport {
 /** ws's error code for a message over `maxPayload` (it closes with 1009 itself). */
 const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
 
+const TEXT_FRAME = { binary: false } as const
+
 /** What a WebSocket is carried on: the upgraded TCP (or TLS) socket, corked to coalesce writes. */
 interface Carrier {
   cork(): void
@@ -87,8 +89,8 @@ function peerOf(socket: WebSocket, carrier: Carrier | undefined, flushed: (error
         carrier.cork()
         process.nextTick(uncork)
       }
-      // RFC 7395 §3.2: XMPP travels in text frames; the bytes are UTF-8 already, so ws must not call them binary.
-      socket.send(message, { binary: false }, flushed)
+      // RFC 7395 §3.2: XMPP travels in text frames, bytes included (ws would send a Buffer as binary).
+      socket.send(message, TEXT_FRAME, flushed)
     },
     get bufferedBytes() {
       return socket.bufferedAmount
