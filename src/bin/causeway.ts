@@ -3,6 +3,8 @@
  * The `causeway` command: read the config, build the server, listen, and
  * shut down politely on SIGTERM/SIGINT within shutdownTimeoutMs.
  */
+// First: V8's heap settings must be in place before the rest is loaded.
+import './heap-tuning.js'
 import { ConfigError, parseCommandLine } from '../config/index.js'
 import { createLogger } from '../observability/logger.js'
 import { buildServer } from '../server.js'

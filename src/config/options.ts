@@ -582,11 +582,12 @@ export const OPTIONS: OptionTable = {
   boshCoalesceMs: {
     group: 'BOSH',
     kind: 'integer',
-    default: 5,
+    default: 0,
     min: 0,
     max: SECOND,
     unit: 'ms',
-    description: 'After the first stanza for a held request, wait this long to send more stanzas in the same response.',
+    description:
+      'After the first stanza for a held request, wait this long to send more stanzas in the same response. 0: answer at the end of the server read that brought them (a burst that arrives in one read is still one response).',
   },
   boshMaxBodyBytes: {
     group: 'BOSH',

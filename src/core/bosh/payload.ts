@@ -9,6 +9,7 @@ import type { Element } from 'ltx'
 import type { BoshCondition } from '../conditions.js'
 import { NS } from '../conditions.js'
 import { escapeAttribute, escapeText, serialize } from '../xml/serialize.js'
+import { copyOf } from '../xml/tokenizer.js'
 import type { XmlElement } from '../xml/tokenizer.js'
 import { standalone, usesStreamPrefix } from '../xmpp/stanza.js'
 
@@ -39,7 +40,7 @@ export function toPayload(el: Element): Payload {
  */
 export function stanzaPayload(stanza: XmlElement): Payload {
   const bytes = standalone(stanza)
-  return { bytes: bytes === stanza.bytes ? bytes.slice() : bytes, streamPrefix: usesStreamPrefix(stanza) }
+  return { bytes: bytes === stanza.bytes ? copyOf(bytes) : bytes, streamPrefix: usesStreamPrefix(stanza) }
 }
 
 /**

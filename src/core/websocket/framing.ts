@@ -31,7 +31,9 @@ export type ClientFrame =
 
 /**
  * Reads the client's WebSocket messages, one standalone document each
- * (RFC 7395 §3.3.3): one per session, its tokenizer reused for every message.
+ * (RFC 7395 §3.3.3). A message is read whole and at once, so one reader (and
+ * its tokenizer) serves every session with the same limits: `readerFor`.
+ * It keeps nothing of a message after reading it.
  */
 export class ClientMessageReader implements XmlSink {
   readonly #tokenizer: XmlTokenizer
@@ -49,8 +51,10 @@ export class ClientMessageReader implements XmlSink {
     this.#tokenizer.write(message)
     this.#tokenizer.end()
     const failure = this.#failure
-    if (failure) return { kind: 'error', failure }
     const root = this.#root
+    this.#root = undefined
+    this.#failure = undefined
+    if (failure) return { kind: 'error', failure }
     if (!root) return { kind: 'error', failure: streamFailure('not-well-formed', 'empty message') }
     return classify(root)
   }
@@ -69,6 +73,15 @@ export class ClientMessageReader implements XmlSink {
 }
 
 const encoder = new TextEncoder()
+
+const readers = new WeakMap<XmlLimits, ClientMessageReader>()
+
+/** The reader shared by every session with these limits. */
+export function readerFor(limits: XmlLimits): ClientMessageReader {
+  let reader = readers.get(limits)
+  if (!reader) readers.set(limits, (reader = new ClientMessageReader(limits)))
+  return reader
+}
 
 /** One message read by a fresh reader (tests, tools; sessions keep one reader). */
 export function parseClientMessage(message: string | Uint8Array, limits: XmlLimits): ClientFrame {

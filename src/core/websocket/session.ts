@@ -19,7 +19,8 @@ import { utf8Length } from '../xml/utf8.js'
 import type { XmlElement } from '../xml/tokenizer.js'
 import { standalone } from '../xmpp/stanza.js'
 import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
-import { CLOSE_MESSAGE, ClientMessageReader, clientMessage, openMessage, streamErrorMessages } from './framing.js'
+import { CLOSE_MESSAGE, clientMessage, openMessage, readerFor, streamErrorMessages } from './framing.js'
+import type { ClientMessageReader } from './framing.js'
 import type { ClientFrame } from './framing.js'
 
 /** The client's WebSocket, as the `ws` adapter presents it. */
@@ -119,7 +120,7 @@ export class WebSocketSession implements UpstreamSink {
     this.#clock = deps.clock
     this.#connector = deps.upstream
     this.#observer = deps.observer
-    this.#reader = new ClientMessageReader(deps.settings.limits)
+    this.#reader = readerFor(deps.settings.limits)
     this.#openTimer = this.#timer(() => {
       this.#openTimer = undefined
       this.#finish({ reason: 'open-timeout', condition: 'connection-timeout', text: 'no <open/> in time' }, { kind: 'stream-error', condition: 'connection-timeout', text: 'no <open/> in time' })

@@ -44,6 +44,14 @@ const NO_SPANS: number[] = []
 
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true })
 
+/**
+ * A copy of `bytes[start, end)` that keeps nothing else alive. (A Node
+ * Buffer's own `slice` is a view, which would pin the whole read it came from.)
+ */
+export function copyOf(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end)
+}
+
 /** A complete element as it arrived: its bytes, its name, its start tag's attributes. */
 export class XmlElement {
   /** Qualified name as written (`message`, `stream:features`). */
@@ -345,10 +353,10 @@ export class XmlTokenizer {
     return this.#rootText
   }
 
-  /** Start over (a new document, or RFC 6120 §4.3.3 a restarted stream). Keeps the buffer's memory only while small. */
+  /** Start over (a new document, or RFC 6120 §4.3.3 a restarted stream). */
   reset(): void {
     this.#state = S.text
-    if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+    this.#buf = undefined
     this.#bufLen = 0
     this.#base = 0
     this.#pos = 0
@@ -432,7 +440,8 @@ export class XmlTokenizer {
     if (length === 0) {
       this.#bufLen = 0
       this.#base = end
-      if (this.#buf && this.#buf.length > 16 * 1024) this.#buf = undefined
+      // An idle session keeps no buffer: most elements arrive whole, and a new one is cheap.
+      this.#buf = undefined
       return
     }
     const from = keepFrom - this.#workBase
@@ -1155,7 +1164,7 @@ export class XmlTokenizer {
   }
 
   #sliceCopy(start: number, end: number): Uint8Array {
-    return this.#work.slice(start - this.#workBase, end - this.#workBase)
+    return copyOf(this.#work, start - this.#workBase, end - this.#workBase)
   }
 
   #fail(condition: StreamFailure['condition'], text: string): void {
