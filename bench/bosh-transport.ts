@@ -68,12 +68,19 @@ export function postBody(agent: http.Agent, url: URL, body: string, timeoutMs: n
 export interface BoshTransportOptions {
   /** http://127.0.0.1:PORT/http-bind */
   readonly url: string
+  /**
+   * Several equivalent URLs (nodes that forward to each other): after the
+   * creation, each request goes to one of them at random, as requests do
+   * when connections are spread over processes by the kernel.
+   */
+  readonly spread?: readonly string[]
   /** The `wait` asked for, seconds. */
   readonly waitSeconds?: number
 }
 
 export class BoshTransport implements Transport {
   readonly #url: URL
+  readonly #spread: readonly URL[]
   readonly #agent: http.Agent
   readonly #wait: number
   readonly #live = new Set<http.ClientRequest>()
@@ -90,6 +97,7 @@ export class BoshTransport implements Transport {
 
   constructor(options: BoshTransportOptions, private readonly sink: TransportSink) {
     this.#url = new URL(options.url)
+    this.#spread = (options.spread ?? []).map((u) => new URL(u))
     this.#wait = options.waitSeconds ?? 30
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: 3, maxFreeSockets: 3 })
   }
@@ -170,7 +178,8 @@ export class BoshTransport implements Transport {
   #post(body: string): void {
     const rid = this.#rid
     this.#inFlight++
-    postBody(this.#agent, this.#url, body, (this.#wait + 15) * 1000, this.#live).then(
+    const url = this.#sid === undefined || this.#spread.length === 0 ? this.#url : (this.#spread[Math.floor(Math.random() * this.#spread.length)] ?? this.#url)
+    postBody(this.#agent, url, body, (this.#wait + 15) * 1000, this.#live).then(
       (result) => {
         if (this.#ended) return
         // XEP-0124 §14: responses are processed in rid order. Two requests travel on two connections,

@@ -49,6 +49,8 @@ export interface CausewayProcessOptions {
   readonly startTimeoutMs?: number
   /** More command-line flags, after the defaults (a later flag wins). */
   readonly extraArgs?: readonly string[]
+  /** Listen on this port instead of a fresh free one (so that peers can be told it first). */
+  readonly port?: number
   /** Flags for node itself, before the entry point (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[]
 }
@@ -93,7 +95,7 @@ export async function builtEntry(options: { build: boolean; log: (text: string) 
 }
 
 export async function startCausewayProcess(options: CausewayProcessOptions): Promise<CausewayProcess> {
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const cap = String(Math.max(options.sessions + 16, 50))
   const args = [
     '--host', '127.0.0.1',

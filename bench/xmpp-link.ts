@@ -230,6 +230,8 @@ export interface LoginOptions {
   readonly port?: number
   /** WebSocket: ws://127.0.0.1:PORT/xmpp-websocket; BOSH: http://127.0.0.1:PORT/http-bind. */
   readonly url?: string
+  /** BOSH: after the creation, spread requests over these URLs (bosh-transport.ts). */
+  readonly spread?: readonly string[]
   readonly domain: string
   readonly username: string
   readonly password: string
@@ -267,7 +269,14 @@ export class XmppLink implements TransportSink {
           ? await TcpTransport.connect(options.port ?? 5222, link, options.timeoutMs)
           : options.kind === 'ws'
             ? await WsTransport.connect(options.url ?? '', link, options.timeoutMs)
-            : new BoshTransport({ url: options.url ?? '', ...(options.boshWaitSeconds !== undefined ? { waitSeconds: options.boshWaitSeconds } : {}) }, link)
+            : new BoshTransport(
+                {
+                  url: options.url ?? '',
+                  ...(options.boshWaitSeconds !== undefined ? { waitSeconds: options.boshWaitSeconds } : {}),
+                  ...(options.spread ? { spread: options.spread } : {}),
+                },
+                link,
+              )
       await link.#login(options)
       return link
     } catch (error) {

@@ -18,7 +18,7 @@ import type { Clock } from './core/clock.js'
 import type { IdSource } from './core/ids.js'
 import type { Config } from './config/options.js'
 import { optionSpec } from './config/options.js'
-import { boshOptions, clientStreamSettings, webSocketSettings, xmlLimits } from './config/settings.js'
+import { boshOptions, clientStreamSettings, seeOtherUris, webSocketSettings, xmlLimits } from './config/settings.js'
 import { ClientAddressPolicy } from './edge/client-address.js'
 import type { Logger } from './observability/logger.js'
 import { createLogger } from './observability/logger.js'
@@ -36,6 +36,9 @@ import { registerStatus } from './routes/status.js'
 import { RandomIds } from './system/random-ids.js'
 import { systemClock } from './system/system-clock.js'
 import { registerBoshRoute } from './transports/bosh/bosh-route.js'
+import { BoshForwarding } from './transports/bosh/forwarding.js'
+import { PeerProof } from './cluster/peer-proof.js'
+import { PeerTable } from './cluster/peers.js'
 import type { BoshTransport } from './transports/bosh/bosh-route.js'
 import { registerWebSocketRoute } from './transports/websocket/websocket-route.js'
 import type { WebSocketTransport } from './transports/websocket/websocket-route.js'
@@ -52,6 +55,8 @@ export interface ServerDeps {
   readonly metrics?: Metrics
   readonly ids?: IdSource
   readonly clock?: Clock
+  /** Epoch milliseconds for forwarding proofs (they cross hosts); Date.now by default. */
+  readonly wallClock?: () => number
 }
 
 export interface Causeway {
@@ -239,6 +244,20 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     proxyProtocol: config.upstreamProxyProtocol,
   })
 
+  // Balancers that cannot route on the body: requests for other nodes' sessions are forwarded (docs/deploy.md).
+  const peers = new PeerTable(config.nodeId, config.peers)
+  const forwarding =
+    config.peers.length > 0 && config.peerSecret !== undefined
+      ? new BoshForwarding({
+          peers,
+          proof: new PeerProof(config.peerSecret, config.nodeId, deps.wallClock ?? Date.now),
+          maxWaitMs: config.boshMaxWaitMs,
+          clock,
+          log: logger,
+          metrics,
+        })
+      : undefined
+
   const bosh = await registerBoshRoute(app, {
     path: config.boshPath,
     options: boshOptions(config),
@@ -259,6 +278,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     accepting: () => accepting,
     clientOf,
     proxyProtocol: config.upstreamProxyProtocol,
+    ...(forwarding ? { forwarding } : {}),
+    ...(config.seeOtherUri !== '' ? { seeOtherUri: seeOtherUris(config)?.bosh } : {}),
   })
 
   const admin = config.adminPort === 0 ? undefined : await buildAdmin()
@@ -309,14 +330,18 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       accepting = false
       directory.draining = true
       health.stop()
-      logger.info({ websocket: websocket.sessions.size, bosh: bosh.registry.size, drainMs: config.shutdownDrainMs }, 'shutting down')
+      logger.info({ websocket: websocket.sessions.size, bosh: bosh.registry.size, drainMs: config.shutdownDrainMs, handoff: config.shutdownHandoff }, 'shutting down')
       // New sessions are refused from now on; open ones keep working for the drain period.
       if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs).unref())
-      bosh.shutdown()
-      const drained = websocket.shutdown()
+      // shutdownHandoff: upstream streams stay resumable (XEP-0198) and clients are told to reconnect elsewhere.
+      if (config.shutdownHandoff) bosh.handOff()
+      else bosh.shutdown()
+      const drained = config.shutdownHandoff ? websocket.handOff() : websocket.shutdown()
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())
       await Promise.race([drained, deadline])
       for (const session of websocket.sessions) session.shutdown()
+      // Requests still held at their owners: their clients repeat them through another node.
+      await forwarding?.close()
       await app.close()
       await admin?.close()
     })()

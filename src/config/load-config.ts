@@ -59,19 +59,19 @@ function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value)
 }
 
-function isSecret(key: string): boolean {
-  return (OPTION_KEYS as readonly string[]).includes(key) && optionSpec(key as OptionKey).secret === true
+/** How a secret option's value appears in messages: its length only. */
+function hideSecret(value: unknown): unknown {
+  return typeof value === 'string' ? `(hidden, ${[...value].length} characters)` : value
 }
 
-/** A value for a message: a secret option's only as set or unset. */
-function showValue(key: string, value: unknown): string {
-  if (!isSecret(key)) return show(value)
-  return value === undefined ? 'unset' : '(set; not shown)'
+/** A value for a message: secrets hidden. */
+function showValue(key: OptionKey, value: unknown): string {
+  return optionSpec(key).secret ? (value === undefined ? 'unset' : String(hideSecret(value))) : show(value)
 }
 
 /** `key: bound (got raw from source)`; `quoted` when the bound already shows the value (an upstream rule). */
 function fail(key: string, bound: string, raw: unknown, source: string, quoted = false): never {
-  const got = quoted || isSecret(key) ? `from ${source}` : `got ${show(raw)} from ${source}`
+  const got = quoted ? `from ${source}` : `got ${show(raw)} from ${source}`
   throw new ConfigError(key, `${key}: ${bound} (${got})`, source)
 }
 
@@ -86,8 +86,15 @@ function isInteger(n: number, spec: IntegerOption): boolean {
  * from the config file or a `makeConfig` value, which must already have the
  * option's type: `"5280"` is not a port there).
  */
-function convert(key: OptionKey, spec: AnyOption, raw: unknown, source: string, form: 'text' | 'typed'): unknown {
+function convert(key: OptionKey, spec: AnyOption, given: unknown, source: string, form: 'text' | 'typed'): unknown {
   const text = form === 'text'
+  // A secret is checked like any value, but a message about it never shows it.
+  const raw = spec.secret ? hideSecret(given) : given
+  if (spec.secret && (spec.kind === 'optional-string' || spec.kind === 'string') && typeof given === 'string') {
+    const result = spec.check(given)
+    if ('problem' in result) fail(key, result.problem, raw, source)
+    return result.value
+  }
   switch (spec.kind) {
     case 'integer': {
       let n = NaN

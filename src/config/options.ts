@@ -83,6 +83,14 @@ export interface ConfigValues {
   /** The bound JID in the session-ended line (personal data). */
   readonly logJid: boolean
   readonly logRepeatIntervalMs: number
+  /** `NODE=URL` entries: where each other node's BOSH requests are forwarded (src/cluster/peers.ts). */
+  readonly peers: readonly string[]
+  /** Shared secret for the forwarding proof; never logged, never sent. */
+  readonly peerSecret: string | undefined
+  /** On shutdown, end client sessions with a transient error but keep the server's streams resumable (XEP-0198). */
+  readonly shutdownHandoff: boolean
+  /** '' or an http(s) URL prefix where the service now lives: new sessions are redirected there. */
+  readonly seeOtherUri: string
 }
 
 
@@ -104,6 +112,7 @@ export const OPTION_GROUPS = [
   'BOSH',
   'Sessions',
   'Admin and monitoring',
+  'Cluster',
   'Logging',
 ] as const
 export type OptionGroup = (typeof OPTION_GROUPS)[number]
@@ -114,8 +123,10 @@ interface OptionCommon {
   readonly group: OptionGroup
   /** One line: what the option does, or what its bound protects. */
   readonly description: string
-  /** A secret: error messages never show its value. */
-  readonly secret?: boolean
+  /** The value is a secret: error messages and help never show it. */
+  readonly secret?: true
+  /** The command-line flag when it is not the key in kebab case (a list named in the plural takes a singular, repeatable flag). */
+  readonly flag?: string
 }
 
 /**
@@ -266,6 +277,35 @@ const checkToken: Check = (value) =>
 
 const checkNodeId: Check = (value) =>
   /^(?:[a-z0-9-]{1,16})?$/.test(value) ? ok(value) : problem('must be empty or 1 to 16 characters from [a-z0-9-]')
+
+/** `node2=http://10.0.0.12:5280`: a node label and the origin its listener is reached at (same boshPath everywhere). */
+const checkPeer: Check = (value) => {
+  const eq = value.indexOf('=')
+  const label = value.slice(0, eq)
+  if (eq <= 0 || !/^[a-z0-9-]{1,16}$/.test(label)) return problem('must be NODE=URL with NODE from [a-z0-9-]{1,16}, e.g. node2=http://10.0.0.12:5280')
+  try {
+    const url = new URL(value.slice(eq + 1))
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '' && url.username === '' && url.password === '') {
+      return ok(`${label}=${url.origin}`)
+    }
+  } catch {
+    // fall through to the problem below
+  }
+  return problem(`must be NODE=URL with an http(s) origin and no path, e.g. ${label}=http://10.0.0.12:5280`)
+}
+
+/** Long enough that guessing is hopeless; the length in characters. */
+export const MIN_PEER_SECRET_CHARS = 32
+
+const checkPeerSecret: Check = (value) =>
+  [...value].length >= MIN_PEER_SECRET_CHARS && [...value].length <= 1024 && !/^\s|\s$/.test(value)
+    ? ok(value)
+    : problem(`must be ${MIN_PEER_SECRET_CHARS} to 1024 characters without leading or trailing spaces (e.g. openssl rand -base64 33)`)
+
+/** The label of a `peers` entry. */
+export function peerLabel(entry: string): string {
+  return entry.slice(0, entry.indexOf('='))
+}
 
 const KIB = 1024
 const MIB = 1024 * KIB
@@ -704,6 +744,46 @@ export const OPTIONS: OptionTable = {
     unit: 'count',
     description: 'Most POST /admin/prebind requests started per second (a burst of as many is allowed); more get 429. Bounds the logins a leaked token can try.',
   },
+  peers: {
+    group: 'Cluster',
+    kind: 'list',
+    default: [],
+    placeholder: '<NODE=URL>',
+    allowed: '`NODE=URL`: a node label and its http(s) origin',
+    minItems: 0,
+    flag: '--peer',
+    check: checkPeer,
+    description:
+      'The other nodes, for balancers that cannot route on the BOSH body: a request whose sid carries one of these labels is forwarded to that node over a kept-alive connection (an entry for this node itself is ignored). Needs nodeId and peerSecret.',
+  },
+  peerSecret: {
+    group: 'Cluster',
+    kind: 'optional-string',
+    default: undefined,
+    secret: true,
+    placeholder: '<secret>',
+    allowed: `${MIN_PEER_SECRET_CHARS} to 1024 characters`,
+    check: checkPeerSecret,
+    description:
+      'Shared by all nodes: keys the HMAC proof that lets a peer pass on the client address and scheme of a forwarded request. Never sent, never logged; required with peers.',
+  },
+  shutdownHandoff: {
+    group: 'Flow control and shutdown',
+    kind: 'boolean',
+    default: false,
+    description:
+      'On shutdown (after shutdownDrainMs), drop each upstream connection without closing its XMPP stream, so the server keeps XEP-0198 sessions, and tell clients to reconnect (WebSocket close 1012, BOSH system-shutdown); clients with stream management resume on another node.',
+  },
+  seeOtherUri: {
+    group: 'Cluster',
+    kind: 'string',
+    default: '',
+    placeholder: '<url>',
+    allowed: 'empty, or an `http(s)://` URL prefix',
+    check: checkPublicUrl,
+    description:
+      'The service has moved here: every new WebSocket `<open/>` gets `<close see-other-uri>` (ws(s) URL + websocketPath, RFC 7395 §3.6.1) and every new BOSH session `see-other-uri` (URL + boshPath, XEP-0124 §17.2); open sessions carry on.',
+  },
   demo: {
     group: 'Listener',
     kind: 'boolean',
@@ -743,7 +823,7 @@ export function optionSpec(key: OptionKey): AnyOption {
 
 /** `maxStanzaBytes` → `--max-stanza-bytes` */
 export function flagName(key: OptionKey): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+  return OPTIONS[key].flag ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 }
 
 /** `maxStanzaBytes` → `CAUSEWAY_MAX_STANZA_BYTES` */
@@ -878,6 +958,34 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
     rule: 'must differ from port',
     why: 'the admin listener is a second listener',
     holds: (v) => v.adminPort === 0 || v.adminPort !== v.port,
+  },
+  {
+    key: 'nodeId',
+    others: ['peers'],
+    rule: 'must be set when peers is',
+    why: 'forwarding is decided by the node label in each sid, so this node needs one',
+    holds: (v) => v.peers.length === 0 || v.nodeId !== '',
+  },
+  {
+    key: 'peers',
+    others: [],
+    rule: 'must name each node once',
+    why: 'one label, one address: two entries for a label would make forwarding depend on their order',
+    holds: (v) => new Set(v.peers.map(peerLabel)).size === v.peers.length,
+  },
+  {
+    key: 'peerSecret',
+    others: ['peers'],
+    rule: 'must be set when peers is',
+    why: 'forwarded requests carry the client address only under a proof keyed with it',
+    holds: (v) => v.peers.length === 0 || v.peerSecret !== undefined,
+  },
+  {
+    key: 'seeOtherUri',
+    others: ['tlsCert', 'publicUrl'],
+    rule: 'must be https:// when tlsCert is set or publicUrl is https://',
+    why: 'RFC 7395 §3.6.1 and XEP-0124 §17.2: clients must not be sent from wss/https to ws/http (Strophe.js refuses such a redirect)',
+    holds: (v) => !v.seeOtherUri.startsWith('http:') || (v.tlsCert === undefined && !v.publicUrl.startsWith('https:')),
   },
   {
     key: 'corsAllowCredentials',

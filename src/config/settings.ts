@@ -56,6 +56,7 @@ export function clientStreamSettings(config: Settings): ClientStreamSettings {
 }
 
 export function webSocketSettings(config: Settings): WebSocketSessionSettings {
+  const seeOtherUri = seeOtherUris(config)?.websocket
   return {
     limits: xmlLimits(config),
     openTimeoutMs: config.openTimeoutMs,
@@ -63,5 +64,19 @@ export function webSocketSettings(config: Settings): WebSocketSessionSettings {
     closeTimeoutMs: config.wsCloseTimeoutMs,
     highWaterBytes: config.writeBufferHighWaterBytes,
     drainTimeoutMs: config.drainTimeoutMs,
+    ...(seeOtherUri !== undefined ? { seeOtherUri } : {}),
   }
+}
+
+/**
+ * `seeOtherUri` is the service's new URL prefix (like publicUrl): WebSocket
+ * clients are sent to its ws(s) form plus websocketPath (RFC 7395 §3.6.1),
+ * BOSH clients to it plus boshPath (XEP-0124 §17.2). The scheme keeps its
+ * security: https becomes wss, http becomes ws (the config refuses a
+ * downgrade from a TLS listener).
+ */
+export function seeOtherUris(config: Settings): { readonly websocket: string; readonly bosh: string } | undefined {
+  if (config.seeOtherUri === '') return undefined
+  const base = config.seeOtherUri.replace(/\/$/, '')
+  return { websocket: base.replace(/^http/, 'ws') + config.websocketPath, bosh: base + config.boshPath }
 }

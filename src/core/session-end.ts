@@ -12,8 +12,8 @@ import type { BoshCondition, StreamCondition } from './conditions.js'
 
 export type Transport = 'websocket' | 'bosh'
 
-/** RFC 6455 §7.4.1 close reasons used without a stream error. */
-export type WebSocketCloseCondition = 'unsupported-data'
+/** RFC 6455 §7.4.1 close reasons used without a stream error (service-restart: 1012, IANA WebSocket close code registry). */
+export type WebSocketCloseCondition = 'unsupported-data' | 'service-restart'
 
 export type EndCondition = StreamCondition | BoshCondition | WebSocketCloseCondition
 
@@ -91,6 +91,16 @@ export const END_REASONS = {
     transports: ['websocket', 'bosh'],
     what: 'this Causeway process is shutting down',
     condition: '`system-shutdown` (WebSocket: `<close/>` and close 1001)',
+  },
+  handoff: {
+    transports: ['websocket', 'bosh'],
+    what: 'this Causeway process is shutting down with `shutdownHandoff`: the upstream connection is dropped without `</stream:stream>`, so the server keeps a XEP-0198 session the client can resume through another node',
+    condition: 'WebSocket: close 1012 `service-restart` with no `<close/>` (the stream is not over); BOSH: `system-shutdown`',
+  },
+  'see-other-uri': {
+    transports: ['websocket'],
+    what: '`seeOtherUri` is set: the first `<open/>` is answered with `<close see-other-uri=…/>` instead of `<open/>` (RFC 7395 §3.6.1); BOSH refuses such a creation before a session exists',
+    condition: '`see-other-uri` (an attribute of `<close/>`, then close 1000)',
   },
   inactivity: {
     transports: ['bosh'],

@@ -12,6 +12,7 @@ export const EDGE_REFUSALS = {
   'max-sessions-per-ip': '`maxSessionsPerIp` reached for the client address (WebSocket: HTTP 429)',
   'body-too-large': 'a BOSH body over `boshMaxBodyBytes`, refused before parsing',
   'body-timeout': 'a BOSH body not received within 10 s (HTTP 408)',
+  'peer-proof': 'a BOSH request whose `Causeway-Forwarded` proof does not verify (HTTP 403, never served or forwarded)',
 } as const
 
 export type EdgeRefusal = keyof typeof EDGE_REFUSALS

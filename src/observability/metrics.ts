@@ -41,6 +41,12 @@ export interface Metrics {
   readonly tlsReloads: Counter<'result'>
   readonly adminRequests: Counter<'endpoint' | 'status'>
   readonly prebinds: Counter<'result'>
+  /** BOSH requests handed to the node that owns their session (src/transports/bosh/forwarding.ts). */
+  readonly forwardedRequests: Counter<'peer' | 'outcome'>
+  /** Time a forwarded request spent outside its owner: both hops, not the owner's hold. */
+  readonly forwardingLatency: Histogram<'peer'>
+  /** Requests whose peer proof did not verify (refused with 403). */
+  readonly peerProofFailures: Counter<'reason'>
 }
 
 /** Seconds: a page view, a short visit, a working session, a day. */
@@ -158,6 +164,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'causeway_prebinds_total',
       help: 'POST /admin/prebind outcomes: ok, auth-failed, refused (domain, capacity, draining), rate-limited, failed (upstream)',
       labelNames: ['result'],
+      registers,
+    }),
+    forwardedRequests: new Counter({
+      name: 'causeway_forwarded_requests_total',
+      help: 'BOSH requests forwarded to the node owning their session, by peer and outcome (answered, unreachable, refused, dropped, client-gone)',
+      labelNames: ['peer', 'outcome'],
+      registers,
+    }),
+    forwardingLatency: new Histogram({
+      name: 'causeway_forwarding_latency_seconds',
+      help: 'Time a forwarded BOSH request spent outside its owner (both hops; the time the owner held it is not counted), by peer',
+      labelNames: ['peer'],
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    peerProofFailures: new Counter({
+      name: 'causeway_peer_proof_failures_total',
+      help: 'Requests refused because their Causeway-Forwarded proof did not verify, by reason',
+      labelNames: ['reason'],
       registers,
     }),
   }

@@ -14,6 +14,8 @@ import { replaceExactly, startDaemon } from './daemon.js'
 import type { DaemonContext, RunningDaemon } from './daemon.js'
 import { startHaproxy } from './haproxy.js'
 import type { RunningHaproxy } from './haproxy.js'
+import { startNginx } from './nginx.js'
+import type { RunningNginx } from './nginx.js'
 import type { CertFiles } from './tls.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -31,6 +33,10 @@ export interface CausewayNodeOptions {
   readonly upstreamPort: number
   /** More flags, after the defaults (a later flag wins). */
   readonly args?: readonly string[]
+  /** Listen here instead of on a fresh free port (so that the other nodes can name it in --peer). */
+  readonly port?: number
+  /** Extra environment (e.g. CAUSEWAY_PEER_SECRET, which keeps the secret off the command line). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface CausewayNode {
@@ -61,6 +67,8 @@ export async function startCausewayNode(options: CausewayNodeOptions): Promise<C
     cwd: ROOT,
     maxOutputBytes: 8 * 1024 * 1024,
     startTimeoutMs: 60_000,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
     prepare: async ({ port }) => [
       '--import',
       'tsx',
@@ -197,4 +205,30 @@ function adminCommand(path: string, command: string): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy(new Error(`HAProxy admin socket: no answer to ${command}`)))
     socket.write(`${command}\n`)
   })
+}
+
+/** docs/deploy/nginx-cluster.conf, the round-robin config for balancers that cannot route on the body. */
+export const SHIPPED_NGINX_CLUSTER_CONF = fileURLToPath(new URL('../../docs/deploy/nginx-cluster.conf', import.meta.url))
+
+/**
+ * docs/deploy/nginx-cluster.conf with only what differs on a test machine
+ * rewritten: the listen address, the certificate paths and each node's address.
+ */
+export async function renderShippedNginxCluster(ctx: DaemonContext, options: ShippedClusterOptions): Promise<string> {
+  const file = 'docs/deploy/nginx-cluster.conf'
+  let text = await readFile(SHIPPED_NGINX_CLUSTER_CONF, 'utf8')
+  text = replaceExactly(text, '    listen 443 ssl http2;', `    listen 127.0.0.1:${ctx.port} ssl http2;`, file)
+  text = replaceExactly(text, '/etc/letsencrypt/live/chat.example.org/fullchain.pem;', `${options.cert.certPath};`, file)
+  text = replaceExactly(text, '/etc/letsencrypt/live/chat.example.org/privkey.pem;', `${options.cert.keyPath};`, file)
+  const servers = [...text.matchAll(/^ {4}server 10\.0\.0\.\d+:5280;$/gm)].map((m) => m[0])
+  if (servers.length !== options.nodes.length) throw new Error(`${file}: ${servers.length} server lines, the test runs ${options.nodes.length} nodes`)
+  options.nodes.forEach((node, i) => {
+    text = replaceExactly(text, servers[i] ?? '', `    server 127.0.0.1:${node.port};`, file)
+  })
+  return text
+}
+
+/** docs/deploy/nginx-cluster.conf (Debian's nginx, round robin) in front of the given nodes. */
+export async function startShippedNginxCluster(options: ShippedClusterOptions): Promise<RunningNginx> {
+  return await startNginx({ site: (ctx) => renderShippedNginxCluster(ctx, options) })
 }

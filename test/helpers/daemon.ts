@@ -47,6 +47,10 @@ export interface DaemonSpec {
   readonly cwd?: string
   /** How much of the captured stdout/stderr to keep (the tail); default 64 KiB. */
   readonly maxOutputBytes?: number
+  /** Extra environment for the process, on top of this one's. */
+  readonly env?: Readonly<Record<string, string>>
+  /** Listen on this port (chosen by the caller, e.g. so that peers can be told it first) instead of a fresh free one; no retry on a collision. */
+  readonly port?: number
 }
 
 export interface RunningDaemon {
@@ -138,7 +142,7 @@ interface Launched {
 function launch(binary: string, args: string[], dir: string, spec: DaemonSpec): Launched {
   const maxOutput = spec.maxOutputBytes ?? MAX_OUTPUT
   // Its own process group, so stop() reaches worker processes too (nginx).
-  const child = spawn(binary, args, { cwd: spec.cwd ?? dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary, args, { cwd: spec.cwd ?? dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(spec.env ? { env: { ...process.env, ...spec.env } } : {}) })
   let output = ''
   let alive = true
   const capture = (chunk: Buffer): void => {
@@ -238,7 +242,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
   let port = 0
   try {
     for (let attempt = 1; ; attempt++) {
-      port = await freePort()
+      port = spec.port ?? (await freePort())
       // A previous attempt's logs would still show its bind failure.
       await Promise.all((spec.logFiles ?? []).map((name) => rm(join(dir, name), { force: true })))
       const args = await spec.prepare({ dir, port })
@@ -249,7 +253,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<RunningDaemon> {
       } catch (err) {
         await kill(launched)
         if (!(err instanceof PortTaken)) throw err
-        if (attempt >= BIND_ATTEMPTS) throw new Error(`${err.message}; gave up after ${attempt} attempts with fresh ports`)
+        if (attempt >= BIND_ATTEMPTS || spec.port !== undefined) throw new Error(`${err.message}; gave up after ${attempt} attempts with fresh ports`)
       }
     }
   } catch (err) {

@@ -81,7 +81,7 @@ t.test('a secret is never printed, whatever is wrong around it', async (t) => {
   }
   const env = run(BIN, [], { CAUSEWAY_ADMIN_TOKEN: TOKEN })
   t.equal(await env.exited, 2)
-  t.match(env.err(), /adminToken: needs adminPort .*\(got \(set; not shown\) from CAUSEWAY_ADMIN_TOKEN/)
+  t.match(env.err(), /adminToken: needs adminPort .*\(got \(hidden, \d+ characters\) from CAUSEWAY_ADMIN_TOKEN/)
   t.notMatch(env.err(), /cli-secret-token/)
 })
 

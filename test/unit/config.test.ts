@@ -304,6 +304,10 @@ const CROSS_VIOLATIONS: Record<string, Partial<ConfigValues>> = {
   adminToken: { adminToken: 'a-token-of-at-least-24-characters' },
   publicMetrics: { publicMetrics: false },
   adminPort: { adminPort: 5280 },
+  nodeId: { peers: ['n2=http://10.0.0.2:5280'], peerSecret: 'x'.repeat(32) },
+  peers: { nodeId: 'n1', peers: ['n2=http://10.0.0.2:5280', 'n2=http://10.0.0.3:5280'], peerSecret: 'x'.repeat(32) },
+  peerSecret: { nodeId: 'n1', peers: ['n2=http://10.0.0.2:5280'] },
+  seeOtherUri: { seeOtherUri: 'http://new.example.org', publicUrl: 'https://chat.example.org' },
 }
 
 t.test('cross-field checks name the key, the rule and the other values', async (t) => {
@@ -416,6 +420,10 @@ t.test('a full config file', async (t) => {
     prebindMaxPerSecond: 5,
     logJid: true,
     logRepeatIntervalMs: 30000,
+    peers: ['n2=http://10.0.0.12:5280'],
+    peerSecret: 'a-secret-of-more-than-32-characters-for-the-test',
+    shutdownHandoff: true,
+    seeOtherUri: 'https://new.example.org',
   } satisfies Record<OptionKey, unknown>
   const config = load(['--config', '/c.json'], {}, { '/c.json': JSON.stringify(file) })
   for (const key of OPTION_KEYS) {

@@ -4,6 +4,7 @@
  *
  *   core ← net ← edge ← transports ← server ← bin
  *   core ← system, observability ← upstream ← transports
+ *   core ← net ← cluster (forwarding between nodes) ← transports
  *   config (reads every option's home) ← server
  *   admin (the admin API, prebind, SCRAM) ← server
  *
@@ -19,7 +20,7 @@ import t from 'tap'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SRC = join(ROOT, 'src')
 
-type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'transports' | 'admin' | 'config' | 'types' | 'server' | 'bin' | 'version'
+type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'cluster' | 'transports' | 'admin' | 'config' | 'types' | 'server' | 'bin' | 'version'
 
 /** Who may import whom (a layer may always import itself). */
 const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
@@ -32,10 +33,11 @@ const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
   edge: ['core', 'net'],
   upstream: ['core', 'net', 'observability'],
   routes: ['core', 'observability', 'version'],
-  transports: ['core', 'net', 'edge', 'observability', 'upstream'],
+  cluster: ['core', 'net'],
+  transports: ['core', 'net', 'edge', 'observability', 'upstream', 'cluster'],
   admin: ['core', 'observability'],
   config: ['core', 'net', 'edge', 'upstream'],
-  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'transports', 'admin', 'config', 'version'],
+  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'cluster', 'transports', 'admin', 'config', 'version'],
   bin: ['config', 'observability', 'server', 'version'],
 }
 

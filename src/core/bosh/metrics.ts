@@ -16,6 +16,8 @@ export const REFUSAL_REASONS = [
   'malformed-body',
   /** §19: a request over plain HTTP for a session created over HTTPS (the connection is closed). */
   'insecure-request',
+  /** §17.2 see-other-uri: `seeOtherUri` is set, creations are sent there. */
+  'see-other-uri',
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]

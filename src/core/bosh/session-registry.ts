@@ -19,6 +19,8 @@ import { negotiate } from './negotiate.js'
 import type { BoshOptions } from './options.js'
 import type { BoshResponder } from './reply.js'
 import { DEFAULT_CONTENT_TYPE, terminalReply } from './reply.js'
+import type { Payload } from './payload.js'
+import { uriPayload } from './payload.js'
 import { BoshSession } from './session.js'
 
 /**
@@ -72,6 +74,8 @@ export interface RegistryDeps {
   readonly admit: (ip: string) => Admission
   /** XML depth/attribute/name limits for bodies (the wrapper counts as one level). */
   readonly xmlLimits: Omit<XmlLimits, 'maxStanzaBytes'>
+  /** §17.2 see-other-uri: when set, every creation is sent to this URI instead. */
+  readonly seeOtherUri?: string
 }
 
 export class BoshSessionRegistry {
@@ -142,11 +146,20 @@ export class BoshSessionRegistry {
     for (const session of [...this.#sessions.values()]) session.shutdown()
   }
 
+  /** As `shutdown`, but every upstream stream is left resumable (BoshSession.handOff). */
+  handOff(): void {
+    this.#shuttingDown = true
+    for (const session of [...this.#sessions.values()]) session.handOff()
+  }
+
   #create(request: CreateRequest, responder: BoshResponder, context: RequestContext): void {
     const legacy = request.ver === undefined
     const { options } = this.#deps
     // §17.2 system-shutdown: "No new sessions can be created."
     if (this.#shuttingDown) return this.#refuse(responder, 'shutting-down', 'system-shutdown', legacy, request.content)
+    // §17.2 see-other-uri: "The client can try POSTing to the URI in the content of the <uri/> child element."
+    const seeOtherUri = this.#deps.seeOtherUri
+    if (seeOtherUri !== undefined) return this.#refuse(responder, 'see-other-uri', 'see-other-uri', legacy, request.content, [uriPayload(seeOtherUri)])
     const negotiation = negotiate(request, options)
     if (!negotiation.ok) return this.#refuse(responder, 'invalid-creation', negotiation.failure.condition, legacy, request.content)
     const params = negotiation.params
@@ -213,8 +226,8 @@ export class BoshSessionRegistry {
     this.#releases.delete(sid)
   }
 
-  #refuse(responder: BoshResponder, reason: RefusalReason, condition: BoshCondition, legacy: boolean, contentType?: string): void {
+  #refuse(responder: BoshResponder, reason: RefusalReason, condition: BoshCondition, legacy: boolean, contentType?: string, payload?: readonly Payload[]): void {
     this.#deps.metrics?.refused?.(reason, condition)
-    responder.respond(terminalReply({ condition, legacy, contentType: contentType ?? DEFAULT_CONTENT_TYPE }))
+    responder.respond(terminalReply({ condition, legacy, contentType: contentType ?? DEFAULT_CONTENT_TYPE, ...(payload ? { payload } : {}) }))
   }
 }

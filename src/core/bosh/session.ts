@@ -336,6 +336,20 @@ export class BoshSession implements UpstreamSink {
     })
   }
 
+  /**
+   * Hand-off shutdown (`shutdownHandoff`): the client hears system-shutdown
+   * like any shutdown, but the upstream connection is dropped without
+   * `</stream:stream>`, so the server keeps a XEP-0198 session to resume.
+   */
+  handOff(): void {
+    this.#run(() => {
+      if (this.#state === 'terminated') return
+      const port = this.#port
+      this.#terminate({ reason: 'handoff', condition: 'system-shutdown' })
+      port?.detach()
+    })
+  }
+
   /** §17.2 system-shutdown: "All active HTTP sessions are being terminated". */
   shutdown(): void {
     this.#run(() => {

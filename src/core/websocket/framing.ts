@@ -134,6 +134,11 @@ export function openMessage(info: StreamInfo): string {
 
 export const CLOSE_MESSAGE = `<close xmlns='${NS.framing}'/>`
 
+/** RFC 7395 §3.6.1: "the server MAY send a <close/> element and set the 'see-other-uri' attribute". */
+export function seeOtherUriMessage(uri: string): string {
+  return `<close xmlns='${NS.framing}' see-other-uri='${escapeAttribute(uri)}'/>`
+}
+
 /**
  * An element read from the upstream stream, as a standalone WebSocket
  * message: it inherited `jabber:client` (and the `stream` prefix) from the

@@ -19,7 +19,7 @@ import { utf8Length } from '../xml/utf8.js'
 import type { XmlElement } from '../xml/tokenizer.js'
 import { standalone } from '../xmpp/stanza.js'
 import type { UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamPort, UpstreamSink } from '../xmpp/upstream-port.js'
-import { CLOSE_MESSAGE, clientMessage, openMessage, readerFor, streamErrorMessages } from './framing.js'
+import { CLOSE_MESSAGE, clientMessage, openMessage, readerFor, seeOtherUriMessage, streamErrorMessages } from './framing.js'
 import type { ClientMessageReader } from './framing.js'
 import type { ClientFrame } from './framing.js'
 
@@ -51,6 +51,8 @@ export interface WebSocketSessionSettings {
   readonly highWaterBytes: number
   /** How long the client may leave its output unread. */
   readonly drainTimeoutMs: number
+  /** RFC 7395 §3.6.1: when set, every first `<open/>` is answered with `<close see-other-uri=…/>`. */
+  readonly seeOtherUri?: string
 }
 
 export interface WebSocketSessionDeps {
@@ -65,6 +67,8 @@ export interface WebSocketSessionDeps {
 const WS_NORMAL = 1000
 const WS_GOING_AWAY = 1001
 const WS_UNSUPPORTED_DATA = 1003
+/** IANA WebSocket close code registry: "Service Restart"; the client may reconnect. */
+const WS_SERVICE_RESTART = 1012
 
 type State = 'awaiting-open' | 'opening' | 'open' | 'closing' | 'closed'
 
@@ -76,6 +80,8 @@ type Farewell =
   | { readonly kind: 'forward-error'; readonly error: Element }
   /** `<close/>`; the client closes the WebSocket, or we do after closeTimeoutMs (RFC 7395 §3.6). */
   | { readonly kind: 'close' }
+  /** `<close see-other-uri=…/>` in place of `<open/>`, then as `close` (RFC 7395 §3.6.1). */
+  | { readonly kind: 'redirect'; readonly uri: string }
   /** `<close/>` and close 1001 at once: the server is going away. */
   | { readonly kind: 'going-away' }
   /** A WebSocket close with this code and no XMPP words. */
@@ -250,6 +256,28 @@ export class WebSocketSession implements UpstreamSink {
     })
   }
 
+  /**
+   * Hand-off shutdown (`shutdownHandoff`): the upstream connection is dropped
+   * without `</stream:stream>`, so the server keeps a XEP-0198 session, and
+   * the WebSocket is closed with 1012 (service restart) and no `<close/>`:
+   * the stream is not over, the client reconnects elsewhere and resumes.
+   */
+  handOff(): void {
+    this.#run(() => {
+      this.#shuttingDown = true
+      switch (this.#state) {
+        case 'closed':
+        case 'closing':
+          // Already ending (the client's <close/>, or a close under way): let that finish.
+          return
+        case 'awaiting-open':
+        case 'opening':
+        case 'open':
+          this.#finish({ reason: 'handoff', condition: 'service-restart' }, { kind: 'ws-close', code: WS_SERVICE_RESTART, reason: 'service restart: reconnect' })
+      }
+    })
+  }
+
   #onFrame(frame: ClientFrame): void {
     if (frame.kind === 'error') {
       this.#finish({ reason: 'bad-input', condition: frame.failure.condition, text: frame.failure.text }, { kind: 'stream-error', condition: frame.failure.condition, text: frame.failure.text }, 'close')
@@ -286,6 +314,12 @@ export class WebSocketSession implements UpstreamSink {
   #openUpstream(frame: Extract<ClientFrame, { kind: 'open' }>): void {
     this.#openTimer?.cancel()
     this.#openTimer = undefined
+    const seeOtherUri = this.#settings.seeOtherUri
+    if (seeOtherUri !== undefined) {
+      // RFC 7395 §3.6.1: the service lives elsewhere; no upstream is opened.
+      this.#finish({ reason: 'see-other-uri', condition: 'see-other-uri' }, { kind: 'redirect', uri: seeOtherUri })
+      return
+    }
     const verdict = this.#connector.route(frame.to)
     if (!verdict.ok) {
       // RFC 6120 §4.9.1.2: the error travels in a stream, so one is opened first. No 'to' is
@@ -410,7 +444,7 @@ export class WebSocketSession implements UpstreamSink {
   #finish(end: SessionEnd, farewell: Farewell, upstream: 'close' | 'detach' = 'detach'): void {
     if (this.#state === 'closed') return
     this.#end ??= end
-    this.#cancelTimers(farewell.kind === 'close')
+    this.#cancelTimers(farewell.kind === 'close' || farewell.kind === 'redirect')
     if (upstream === 'close') this.#closeUpstream()
     switch (farewell.kind) {
       case 'stream-error': {
@@ -427,6 +461,12 @@ export class WebSocketSession implements UpstreamSink {
         this.#send(clientMessage(farewell.error))
         this.#sendClose()
         this.#closeSocket(WS_NORMAL)
+        return
+      case 'redirect':
+        this.#closeSent = true
+        this.#send(seeOtherUriMessage(farewell.uri))
+        this.#state = 'closing'
+        this.#closeTimer = this.#timer(() => this.#closeSocket(WS_NORMAL), this.#settings.closeTimeoutMs)
         return
       case 'close':
         // RFC 7395 §3.6: answer or announce with <close/>; the client should now close the WebSocket.

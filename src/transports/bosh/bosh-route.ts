@@ -30,6 +30,8 @@ import type { Metrics } from '../../observability/metrics.js'
 import { SessionObservers } from '../../observability/session-observer.js'
 import type { ObserverContext } from '../../observability/session-observer.js'
 import type { Upstreams } from '../../upstream/connector.js'
+import type { BoshForwarding } from './forwarding.js'
+import { DROP_HEADER, OWNER_TIME_HEADER, PROOF_REFUSED_HEADER } from './forwarding.js'
 
 export interface BoshRouteOptions {
   readonly path: string
@@ -56,6 +58,10 @@ export interface BoshRouteOptions {
   /** Who the client is (trusted proxy headers applied). */
   readonly clientOf: (request: RequestLike) => ClientInfo
   readonly proxyProtocol: ProxyProtocolVersion
+  /** With `peers`: requests for other nodes' sessions are forwarded, and peers' proofs judged. */
+  readonly forwarding?: BoshForwarding
+  /** XEP-0124 §17.2 see-other-uri for every creation (`seeOtherUri` + boshPath). */
+  readonly seeOtherUri?: string
 }
 
 export interface BoshTransport {
@@ -68,6 +74,8 @@ export interface BoshTransport {
    * logged like any other.
    */
   inject(body: string, responder: BoshResponder, ip: string): void
+  /** system-shutdown to every session, each upstream left resumable (`shutdownHandoff`). */
+  handOff(): void
 }
 
 function sha1Hex(input: string): string {
@@ -76,7 +84,8 @@ function sha1Hex(input: string): string {
 
 /** What the adapter hands the registry along with a request (`RequestContext.connection`), and gets back in `equip`. */
 interface RequestFacts {
-  readonly proxied: ProxiedConnection
+  /** Absent for a request another node forwarded (its client is the peer's word). */
+  readonly proxied: ProxiedConnection | undefined
   readonly origin: string | undefined
 }
 
@@ -108,6 +117,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     xmlLimits: { ...route.xmlLimits, maxDepth: route.xmlLimits.maxDepth + 1 },
     // The registry handles each request synchronously: the address of the one being handled.
     metrics: boshMetrics(metrics, log, route.edgeLog, () => handling),
+    ...(route.seeOtherUri !== undefined ? { seeOtherUri: route.seeOtherUri } : {}),
     // XEP-0124 §7.1: 'route' never chooses the upstream; configuration does.
     checkTarget: (to, proposed) => {
       const routed = route.upstreams.resolve(to)
@@ -159,10 +169,10 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     return reply.code(403).header('content-type', 'text/plain; charset=utf-8').header('vary', 'Origin').send('Origin not allowed\n')
   }
 
-  const send = (reply: FastifyReply, cors: Record<string, string>, answer: BoshReply) => {
+  const send = (reply: FastifyReply, cors: Record<string, string>, answer: BoshReply, extra: Record<string, string> = {}) => {
     // A request whose connection is gone is answered into the cache only.
     if (reply.sent || reply.raw.destroyed) return
-    reply.headers({ ...cors, 'cache-control': 'no-store' })
+    reply.headers({ ...cors, ...extra, 'cache-control': 'no-store' })
     if (answer.status === 200) {
       const body = answer.body
       reply.code(200).header('content-type', answer.contentType).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
@@ -201,10 +211,28 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       const cors = corsHeaders(request)
       if (!cors) return refuseOrigin(request, reply)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      const forwarding = route.forwarding
+      // A peer's proof (src/cluster/peer-proof.ts): believed, refused, or (no proof) ignored.
+      const verdict = forwarding ? forwarding.judge(request, body) : ({ kind: 'absent' } as const)
+      if (verdict.kind === 'refused') {
+        refusedAtEdge('peer-proof')
+        metrics.peerProofFailures.inc({ reason: verdict.reason })
+        log.warn({ transport: 'bosh', reason: verdict.reason, peer: request.raw.socket?.remoteAddress }, 'forwarded request refused: its proof does not verify')
+        return reply
+          .code(403)
+          .headers({ ...cors, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', [PROOF_REFUSED_HEADER]: verdict.reason })
+          .send('Forwarding proof refused\n')
+      }
+      const proven = verdict.kind === 'proven'
+      const receivedAt = route.clock.now()
       const responder = {
-        respond: (answer: BoshReply) => send(reply, cors, answer),
-        // §19: no answer at all, just the connection closed.
+        respond: (answer: BoshReply) => send(reply, cors, answer, proven ? { [OWNER_TIME_HEADER]: (route.clock.now() - receivedAt).toFixed(3) } : {}),
+        // §19: no answer at all, just the connection closed; for a forwarded request the forwarder closes its client's.
         drop: () => {
+          if (proven) {
+            if (!reply.sent) reply.code(403).headers({ [DROP_HEADER]: '1', 'cache-control': 'no-store' }).send('')
+            return
+          }
           reply.hijack()
           request.raw.socket.destroy()
         },
@@ -214,16 +242,40 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
           })
         },
       }
-      const client = route.clientOf(request.raw)
+      const client = proven ? { address: verdict.client.address, secure: verdict.client.secure, connection: undefined } : route.clientOf(request.raw)
       const facts: RequestFacts = { proxied: client.connection, origin: boundedOrigin(request.headers.origin) }
       const context = { ip: client.address, secure: client.secure, connection: facts }
       handling = client.address
+      const parsed = registry.parse(body)
+      const peer = forwarding?.peerFor(parsed, verdict)
+      if (forwarding && peer) {
+        // Another node's session: its answer, unchanged. Never a creation (no sid), never a peer's request again.
+        const result = await forwarding.forward(
+          peer,
+          { url: request.url, headers: request.headers, body, onClientGone: (gone) => responder.whenGone(gone) },
+          { address: client.address, secure: client.secure },
+        )
+        switch (result.kind) {
+          case 'answer':
+            if (reply.sent || reply.raw.destroyed) return reply
+            return reply.code(result.status).headers(result.headers).send(result.body)
+          case 'unknown-session':
+            // The spec answer for a session nobody here can reach (XEP-0124 §17.2 item-not-found).
+            send(reply, cors, terminalReply({ condition: 'item-not-found' }))
+            return reply
+          case 'drop':
+            reply.hijack()
+            request.raw.socket?.destroy()
+            return reply
+          case 'gone':
+            return reply
+        }
+      }
       if (route.accepting()) {
-        registry.handleBody(body, responder, context)
+        registry.handleParsed(parsed, responder, context)
         return reply
       }
       // Draining: existing sessions carry on, new ones are sent elsewhere.
-      const parsed = registry.parse(body)
       if (parsed.ok && parsed.request.kind === 'create') {
         refusedAtEdge('draining')
         return reply.code(503).headers({ ...cors, 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' }).send('Server is shutting down\n')
@@ -287,5 +339,6 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       handling = ip
       registry.handleBody(body, responder, { ip, secure: false, connection: facts })
     },
+    handOff: () => registry.handOff(),
   }
 }

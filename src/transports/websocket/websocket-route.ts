@@ -56,6 +56,8 @@ export interface WebSocketRouteOptions {
 export interface WebSocketTransport {
   /** Close every session (upstream first, then `<close/>`), resolving when all are gone. */
   shutdown(): Promise<void>
+  /** Close every WebSocket with 1012, leaving each upstream stream resumable (`shutdownHandoff`); resolves when all are gone. */
+  handOff(): Promise<void>
   readonly sessions: ReadonlySet<WebSocketSession>
 }
 
@@ -73,37 +75,60 @@ interface Carrier {
 /**
  * The WebSocketPeer port over a `ws` socket. What one turn of the event
  * loop sends goes out in one write: the carrier is corked at the first send
- * and uncorked once the current work is done (process.nextTick).
+ * and uncorked once the current work is done (process.nextTick). A class,
+ * so an idle session holds one small object rather than a set of closures.
  */
-function peerOf(socket: WebSocket, carrier: Carrier | undefined, flushed: (error?: Error | null) => void): WebSocketPeer {
-  let corked = false
-  const uncork = () => {
-    corked = false
-    carrier?.uncork()
+class WsPeer implements WebSocketPeer {
+  readonly #socket: WebSocket
+  readonly #carrier: Carrier | undefined
+  readonly #flushed: (error?: Error | null) => void
+  #corked = false
+  readonly #uncork = () => {
+    this.#corked = false
+    this.#carrier?.uncork()
   }
-  return {
-    send: (message) => {
-      if (socket.readyState !== socket.OPEN) return
-      if (!corked && carrier) {
-        corked = true
-        carrier.cork()
-        process.nextTick(uncork)
-      }
-      // RFC 7395 §3.2: XMPP travels in text frames, bytes included (ws would send a Buffer as binary).
-      socket.send(message, TEXT_FRAME, flushed)
-    },
-    get bufferedBytes() {
-      return socket.bufferedAmount
-    },
-    ping: () => {
-      if (socket.readyState === socket.OPEN) socket.ping()
-    },
-    close: (code, reason) => {
-      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason)
-    },
-    terminate: () => socket.terminate(),
-    pauseReading: () => socket.pause(),
-    resumeReading: () => socket.resume(),
+
+  constructor(socket: WebSocket, carrier: Carrier | undefined, flushed: (error?: Error | null) => void) {
+    this.#socket = socket
+    this.#carrier = carrier
+    this.#flushed = flushed
+  }
+
+  send(message: Uint8Array | string): void {
+    const socket = this.#socket
+    if (socket.readyState !== socket.OPEN) return
+    if (!this.#corked && this.#carrier) {
+      this.#corked = true
+      this.#carrier.cork()
+      process.nextTick(this.#uncork)
+    }
+    // RFC 7395 §3.2: XMPP travels in text frames, bytes included (ws would send a Buffer as binary).
+    socket.send(message, TEXT_FRAME, this.#flushed)
+  }
+
+  get bufferedBytes(): number {
+    return this.#socket.bufferedAmount
+  }
+
+  ping(): void {
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.ping()
+  }
+
+  close(code: number, reason?: string): void {
+    const socket = this.#socket
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason)
+  }
+
+  terminate(): void {
+    this.#socket.terminate()
+  }
+
+  pauseReading(): void {
+    this.#socket.pause()
+  }
+
+  resumeReading(): void {
+    this.#socket.resume()
   }
 }
 
@@ -190,7 +215,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       let resolveDone!: () => void
       const done = new Promise<void>((resolve) => (resolveDone = resolve))
       const session: WebSocketSession = new WebSocketSession({
-        peer: peerOf(socket, request.raw.socket ?? undefined, (error) => {
+        peer: new WsPeer(socket, request.raw.socket ?? undefined, (error) => {
           if (!error) session.flushed()
         }),
         settings: options.session,
@@ -238,6 +263,14 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       await Promise.all(
         [...sessions].map((session) => {
           session.shutdown()
+          return finished.get(session)
+        }),
+      )
+    },
+    async handOff() {
+      await Promise.all(
+        [...sessions].map((session) => {
+          session.handOff()
           return finished.get(session)
         }),
       )
