@@ -6,7 +6,8 @@
 # Configuration is by CAUSEWAY_* environment variables or flags after the
 # image name (`docker run causeway --help`); see docs/configuration.md.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# The current Node.js LTS line (engines in package.json lists every line tested).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ── build: compile TypeScript with the dev dependencies ──────────────────
 FROM ${NODE_IMAGE} AS build
@@ -34,11 +35,13 @@ USER node
 EXPOSE 5280
 
 # /healthz answers 200 while the process serves (503 once it drains for
-# shutdown). The probe follows CAUSEWAY_PORT and, with CAUSEWAY_TLS_CERT set,
-# speaks https; it does not verify the certificate, since it only asks this
-# container's own process over loopback.
+# shutdown). The probe (src/bin/healthcheck.ts) reads the running process's
+# own flags, CAUSEWAY_* variables and config file from /proc/1, so it follows
+# whatever port, host or TLS setting the container was given; over https it
+# does not verify the certificate, since it only asks this container's own
+# process over loopback.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "const tls = Boolean(process.env.CAUSEWAY_TLS_CERT); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: Number(process.env.CAUSEWAY_PORT || 5280), path: '/healthz', rejectUnauthorized: false, timeout: 4000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+  CMD ["node", "dist/bin/healthcheck.js"]
 
 # Node is PID 1: Causeway handles SIGTERM/SIGINT itself (ends every session,
 # then exits within shutdownTimeoutMs).

@@ -32,9 +32,18 @@ async function main(): Promise<number> {
   const { config } = command
   const logger = createLogger(config.logLevel)
   const causeway = await buildServer(config, { logger })
-  await causeway.app.listen({ host: config.host, port: config.port })
+  const addresses = await causeway.listen()
   logger.info(
-    { version: VERSION, tls: config.tlsCert !== undefined, websocket: config.websocketPath, bosh: config.boshPath, upstream: config.upstream.describe() },
+    {
+      version: VERSION,
+      node: process.version,
+      address: `${addresses.public.address}:${addresses.public.port}`,
+      ...(addresses.admin ? { admin: `${addresses.admin.address}:${addresses.admin.port}`, adminApi: causeway.admin !== undefined && (config.adminToken !== undefined || config.adminTokenFile !== undefined) } : {}),
+      tls: config.tlsCert !== undefined,
+      websocket: config.websocketPath,
+      bosh: config.boshPath,
+      upstream: config.upstream.describe(),
+    },
     'causeway listening',
   )
 

@@ -68,6 +68,21 @@ export interface ConfigValues {
   readonly upstreamProxyProtocol: ProxyProtocolVersion
   /** Serve the Converse.js demo page at /demo. */
   readonly demo: boolean
+  /** Wait for upstream health before /readyz says ready. */
+  readonly readyRequiresUpstream: boolean
+  readonly upstreamProbeIntervalMs: number
+  /** The admin listener: 0 = none. */
+  readonly adminHost: string
+  readonly adminPort: number
+  /** Bearer token for /admin/*; never logged. */
+  readonly adminToken: string | undefined
+  readonly adminTokenFile: string | undefined
+  /** Also serve /metrics on the public listener. */
+  readonly publicMetrics: boolean
+  readonly prebindMaxPerSecond: number
+  /** The bound JID in the session-ended line (personal data). */
+  readonly logJid: boolean
+  readonly logRepeatIntervalMs: number
   /** `NODE=URL` entries: where each other node's BOSH requests are forwarded (src/cluster/peers.ts). */
   readonly peers: readonly string[]
   /** Shared secret for the forwarding proof; never logged, never sent. */
@@ -96,6 +111,7 @@ export const OPTION_GROUPS = [
   'Flow control and shutdown',
   'BOSH',
   'Sessions',
+  'Admin and monitoring',
   'Cluster',
   'Logging',
 ] as const
@@ -249,6 +265,15 @@ const checkProxyAddress: Check = (value) => {
   if (!(bits >= 0 && bits <= (family === 4 ? 32 : 128))) return problem(`prefix length must be 0 to ${family === 4 ? 32 : 128}`)
   return ok(`${address}/${bits}`)
 }
+
+/**
+ * RFC 6750 §2.1 b64token, long enough to be unguessable. The problem text
+ * never repeats the value (`quotesValue`): a token must not reach a terminal or a log.
+ */
+const checkToken: Check = (value) =>
+  /^[A-Za-z0-9\-._~+/]{24,512}=*$/.test(value)
+    ? ok(value)
+    : { problem: 'must be 24 to 512 characters from A-Z a-z 0-9 - . _ ~ + / (e.g. `openssl rand -base64 32`); the value is not shown', quotesValue: true }
 
 const checkNodeId: Check = (value) =>
   /^(?:[a-z0-9-]{1,16})?$/.test(value) ? ok(value) : problem('must be empty or 1 to 16 characters from [a-z0-9-]')
@@ -650,6 +675,75 @@ export const OPTIONS: OptionTable = {
     check: checkNodeId,
     description: 'Label prefixed to session ids as `NODE.` so a load balancer can send a session’s requests back to this node.',
   },
+  readyRequiresUpstream: {
+    group: 'Upstream',
+    kind: 'boolean',
+    default: false,
+    description:
+      '/readyz answers 503 while no configured upstream accepts TCP connections (probed every upstreamProbeIntervalMs, and judged from real sessions), so a load balancer sends new sessions to a node that can serve them.',
+  },
+  upstreamProbeIntervalMs: {
+    group: 'Upstream',
+    kind: 'integer',
+    default: 10 * SECOND,
+    min: SECOND,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    description: 'With readyRequiresUpstream: how often each configured upstream is probed with a TCP connection.',
+  },
+  adminHost: {
+    group: 'Admin and monitoring',
+    kind: 'string',
+    default: '127.0.0.1',
+    placeholder: '<address>',
+    allowed: 'IP address or hostname',
+    check: checkListenHost,
+    description: 'Address of the admin listener; keep it on loopback or a private network (it serves personal data and, with adminToken, actions).',
+  },
+  adminPort: {
+    group: 'Admin and monitoring',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 65535,
+    unit: 'count',
+    description: 'Port of a second listener for /metrics, /status, /healthz, /readyz and the admin API (/admin/*); 0 = no admin listener.',
+  },
+  adminToken: {
+    group: 'Admin and monitoring',
+    kind: 'optional-string',
+    default: undefined,
+    placeholder: '<token>',
+    allowed: '24–512 characters of an RFC 6750 token',
+    check: checkToken,
+    secret: true,
+    description:
+      'Bearer token required by the admin API and prebind (Authorization: Bearer …), compared in constant time and never logged; unset = the admin API is off. Prefer the environment or adminTokenFile to a flag (flags show in ps).',
+  },
+  adminTokenFile: {
+    group: 'Admin and monitoring',
+    kind: 'optional-string',
+    default: undefined,
+    placeholder: '<path>',
+    allowed: 'path to a file holding the token',
+    check: checkPemFile,
+    description: 'Read adminToken from this file at start-up (Docker secrets, systemd LoadCredential); surrounding whitespace is ignored.',
+  },
+  publicMetrics: {
+    group: 'Admin and monitoring',
+    kind: 'boolean',
+    default: true,
+    description: 'Also serve /metrics on the public listener. Set false once Prometheus scrapes the admin listener, so the public port serves XMPP only.',
+  },
+  prebindMaxPerSecond: {
+    group: 'Admin and monitoring',
+    kind: 'integer',
+    default: 20,
+    min: 1,
+    max: 10000,
+    unit: 'count',
+    description: 'Most POST /admin/prebind requests started per second (a burst of as many is allowed); more get 429. Bounds the logins a leaked token can try.',
+  },
   peers: {
     group: 'Cluster',
     kind: 'list',
@@ -702,6 +796,21 @@ export const OPTIONS: OptionTable = {
     default: 'info',
     values: LOG_LEVELS,
     description: 'Least severe pino level that is logged; `silent` logs nothing.',
+  },
+  logJid: {
+    group: 'Logging',
+    kind: 'boolean',
+    default: false,
+    description: 'Put the bound JID in the one `session ended` line per session. A JID is personal data: enable it only where your privacy policy allows.',
+  },
+  logRepeatIntervalMs: {
+    group: 'Logging',
+    kind: 'integer',
+    default: MINUTE,
+    min: SECOND,
+    max: HOUR,
+    unit: 'ms',
+    description: 'Warnings that would repeat per session or request (an upstream failing, a refused Origin, a full server) are logged once per cause per interval, with the number of repeats.',
   },
 }
 
@@ -821,6 +930,34 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
     rule: 'must not combine "*" with other origins',
     why: '"*" already allows every origin, so the list would be misleading',
     holds: (v) => !v.allowedOrigin.includes('*') || v.allowedOrigin.length === 1,
+  },
+  {
+    key: 'adminTokenFile',
+    others: ['adminToken'],
+    rule: 'must not be set together with adminToken',
+    why: 'one token, from one place',
+    holds: (v) => v.adminToken === undefined || v.adminTokenFile === undefined,
+  },
+  {
+    key: 'adminToken',
+    others: ['adminPort'],
+    rule: 'needs adminPort (the admin API lives on the admin listener only)',
+    why: 'a token for an API that is not served is a mistake worth hearing about',
+    holds: (v) => (v.adminToken === undefined && v.adminTokenFile === undefined) || v.adminPort !== 0,
+  },
+  {
+    key: 'publicMetrics',
+    others: ['adminPort'],
+    rule: 'may be false only with adminPort set',
+    why: '/metrics must be served somewhere',
+    holds: (v) => v.publicMetrics || v.adminPort !== 0,
+  },
+  {
+    key: 'adminPort',
+    others: ['port'],
+    rule: 'must differ from port',
+    why: 'the admin listener is a second listener',
+    holds: (v) => v.adminPort === 0 || v.adminPort !== v.port,
   },
   {
     key: 'nodeId',

@@ -64,8 +64,8 @@ export const END_REASONS = {
   },
   'unknown-domain': {
     transports: ['websocket'],
-    what: "`<open/>` without `to`, or for a domain no `upstream` rule serves (BOSH refuses such a creation before a session exists)",
-    condition: '`host-unknown`',
+    what: "`<open/>` without `to`, or for a domain no `upstream` rule serves (BOSH refuses such a creation before a session exists, with the same conditions)",
+    condition: '`improper-addressing` without `to` (RFC 6120 §4.9.3.7, as XEP-0124 §17.2 and Prosody); `host-unknown` for a domain not served (RFC 6120 §4.9.3.6)',
   },
   'bad-input': {
     transports: ['websocket', 'bosh'],
@@ -151,6 +151,11 @@ export const END_REASONS = {
     transports: ['bosh'],
     what: 'a `stream` name this session never opened (XEP-0124 §16.4)',
     condition: '`item-not-found`',
+  },
+  killed: {
+    transports: ['websocket', 'bosh'],
+    what: 'an operator ended the session through the admin API (`DELETE /admin/sessions/{id}`); the upstream stream is closed politely',
+    condition: '`policy-violation`, or the condition the operator named',
   },
   'pending-overflow': {
     transports: ['bosh'],

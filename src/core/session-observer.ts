@@ -20,6 +20,14 @@ export interface SessionObserver {
   relayed(direction: Direction, stanza: StanzaView, bytes: number): void
   /** The client authenticated (SASL or SASL2 success). */
   authenticated(): void
+  /**
+   * The server refused the client's SASL or SASL2 attempt (RFC 6120 §6.5,
+   * XEP-0388 §2.6); `condition` is the SASL condition (`not-authorized`, …),
+   * never anything the client sent.
+   */
+  authFailed?(condition: string): void
+  /** The session's full JID, from the server's resource binding result (RFC 6120 §7.6.1) or SASL2 success. */
+  bound?(jid: string): void
   /** The XMPP server could not be reached or kept; `opened`: its stream had opened before. */
   upstreamFailed(cause: UpstreamFailureCause, opened: boolean): void
   /** Exactly once, when the session is over. */

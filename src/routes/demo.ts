@@ -45,19 +45,25 @@ function page(options: DemoOptions): string {
 <title>Causeway demo — ${escapeText(options.domain)}</title>
 <link rel="stylesheet" href="${DEMO_PATH}dist/converse.min.css">
 <style>
-  #causeway-demo-bar { font: 14px system-ui, sans-serif; padding: 4px 12px; background: #234; color: #fff; }
+  /* The bar sits above Converse: fixed on top, and Converse's fullscreen chat made that much shorter. */
+  #causeway-demo-bar { position: fixed; top: 0; left: 0; right: 0; height: 30px; box-sizing: border-box; z-index: 2147483647;
+    display: flex; align-items: center; gap: 6px; font: 14px system-ui, sans-serif; padding: 0 12px; background: #234; color: #fff; }
   #causeway-demo-bar a { color: #9cf; margin-left: 8px; }
+  #causeway-demo-bar a[aria-current] { color: #fff; font-weight: bold; text-decoration: none; }
+  html body.converse-fullscreen { --fullpage-chat-height: calc(var(--vh, 1vh) * 100 - 30px); }
+  html body #conversejs.converse-fullscreen { top: 30px !important; height: calc(100% - 30px) !important; }
 </style>
 </head>
 <body class="converse-fullscreen">
-<div id="causeway-demo-bar">Causeway demo · transport: <b id="causeway-transport"></b>
-  <a href="?transport=websocket">WebSocket</a> <a href="?transport=bosh">BOSH</a></div>
+<div id="causeway-demo-bar">Causeway demo · transport: <b id="causeway-transport"></b> · switch to
+  <a id="causeway-use-websocket" href="?transport=websocket">WebSocket</a> <a id="causeway-use-bosh" href="?transport=bosh">BOSH</a></div>
 <script type="module">
   // The dist bundle is an ES module: it exports converse rather than setting a global.
   import converse from '${DEMO_PATH}dist/converse.min.js';
   const demo = ${inlineJson(settings)};
   const transport = new URLSearchParams(location.search).get('transport') === 'bosh' ? 'bosh' : 'websocket';
   document.getElementById('causeway-transport').textContent = transport === 'bosh' ? 'BOSH (XEP-0124/0206)' : 'WebSocket (RFC 7395)';
+  document.getElementById(transport === 'bosh' ? 'causeway-use-bosh' : 'causeway-use-websocket').setAttribute('aria-current', 'page');
   const ws = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + demo.websocketPath;
   const bosh = location.origin + demo.boshPath;
   // The fullscreen footer loads sponsor logos from conversejs.org; Converse keeps a name already taken.
@@ -96,5 +102,7 @@ export async function registerDemo(app: FastifyInstance, options: DemoOptions): 
   await app.register(fastifyStatic, { root, prefix: `${DEMO_PATH}dist/`, decorateReply: false, index: false, dotfiles: 'deny' })
   const html = page(options)
   app.get('/demo', async (_request, reply) => reply.redirect(DEMO_PATH))
+  // Someone typing the host name only lands on the demo.
+  app.get('/', async (_request, reply) => reply.redirect(DEMO_PATH))
   app.get(DEMO_PATH, async (_request, reply) => reply.headers({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).send(html))
 }

@@ -28,12 +28,38 @@ export interface TlsSettings {
 
 export type SrvResolver = (name: string) => Promise<{ name: string; port: number; priority: number; weight: number }[]>
 
+/** The server certificate as an operator needs to see it (never the key, never the whole PEM). */
+export interface CertificateFacts {
+  readonly subject: string
+  readonly issuer: string
+  readonly validFrom: string
+  readonly validTo: string
+  /** subjectAltName as Node gives it: `DNS:a.example, DNS:b.example`. */
+  readonly altNames: string
+  readonly selfSigned: boolean
+  readonly fingerprint256: string
+}
+
+/** What went wrong in a TLS handshake, for the operator's diagnosis. */
+export interface TlsFailureFacts {
+  /** OpenSSL / Node verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */
+  readonly verifyError?: string
+  /** A handshake error that is not a verification result (`ERR_SSL_WRONG_VERSION_NUMBER`, …). */
+  readonly handshakeError?: string
+  readonly certificate?: CertificateFacts
+  /** The name the certificate had to carry: the XMPP domain. */
+  readonly expectedName: string
+}
+
 /** A failed step: typed cause, text safe for the client, detail (codes, addresses) for the log. */
 export interface ConnectFailure {
   readonly ok: false
   readonly cause: UpstreamFailureCause
   readonly text: string
   readonly detail: string
+  /** Where the attempt went. */
+  readonly endpoint?: Endpoint
+  readonly tls?: TlsFailureFacts
 }
 
 export type Connected<S extends net.Socket> = { readonly ok: true; readonly socket: S } | ConnectFailure
@@ -100,16 +126,46 @@ export function openTcp(endpoint: Endpoint, track: (socket: net.Socket) => void)
   const socket = net.connect({ host: endpoint.host, port: endpoint.port })
   track(socket)
   return whenReady(socket, 'connect', (error) => {
-    if (error === undefined) return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where} abandoned` }
-    if (error.code === 'ECONNREFUSED') return { ok: false, cause: 'refused', text: 'the XMPP server refused the connection', detail: `connect to ${where}: ECONNREFUSED` }
-    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return { ok: false, cause: 'dns', text: 'the XMPP server could not be located', detail: `connect to ${where}: ${error.code}` }
-    return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where}: ${error.code ?? error.message}` }
+    if (error === undefined) return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where} abandoned`, endpoint }
+    if (error.code === 'ECONNREFUSED') return { ok: false, cause: 'refused', text: 'the XMPP server refused the connection', detail: `connect to ${where}: ECONNREFUSED`, endpoint }
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return { ok: false, cause: 'dns', text: 'the XMPP server could not be located', detail: `connect to ${where}: ${error.code}`, endpoint }
+    return { ok: false, cause: 'network', text: 'could not reach the XMPP server', detail: `connect to ${where}: ${error.code ?? error.message}`, endpoint }
   })
+}
+
+/** The facts of a peer certificate worth a log line. */
+export function certificateFacts(cert: tls.PeerCertificate | undefined): CertificateFacts | undefined {
+  if (!cert || Object.keys(cert).length === 0) return undefined
+  const name = (dn: tls.Certificate | undefined) =>
+    dn === undefined
+      ? ''
+      : Object.entries(dn)
+          .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`)
+          .join(', ')
+  const subject = name(cert.subject)
+  const issuer = name(cert.issuer)
+  return {
+    subject,
+    issuer,
+    validFrom: cert.valid_from,
+    validTo: cert.valid_to,
+    altNames: cert.subjectaltname ?? '',
+    selfSigned: subject === issuer,
+    fingerprint256: cert.fingerprint256,
+  }
 }
 
 /**
  * TLS over an open TCP connection: direct TLS (XEP-0368, ALPN xmpp-client)
  * or, after `<proceed/>`, STARTTLS (RFC 6120 §5.4.3.3).
+ *
+ * Verification is never optional: the chain against the system CAs (or
+ * `upstreamCaFile`) and the XMPP domain against the certificate. It is done
+ * when the handshake completes rather than inside it (Node's
+ * `rejectUnauthorized: false` plus the `authorized` check, its documented
+ * pattern), so a refused certificate can still be described to the
+ * operator; nothing is written to a connection that failed it, and it is
+ * destroyed at once.
  */
 export function secure(socket: net.Socket, domain: string, settings: TlsSettings, track: (socket: net.Socket) => void, alpn?: string): Promise<Connected<tls.TLSSocket>> {
   const isIp = net.isIP(domain) !== 0
@@ -119,15 +175,30 @@ export function secure(socket: net.Socket, domain: string, settings: TlsSettings
     ...(isIp ? {} : { servername: domain }),
     ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
     ...(alpn ? { ALPNProtocols: [alpn] } : {}),
-    rejectUnauthorized: true,
+    rejectUnauthorized: false,
     // The XMPP domain, not the socket address, is what the certificate must name.
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(domain, cert),
   })
   track(secured)
-  return whenReady(secured, 'secureConnect', (error) => ({
+  const handshake = whenReady(secured, 'secureConnect', (error) => ({
     ok: false,
     cause: 'tls',
     text: 'TLS with upstream failed',
     detail: error === undefined ? 'TLS handshake abandoned' : `TLS with upstream failed: ${error.code ?? error.message}`,
+    ...(error !== undefined ? { tls: { handshakeError: error.code ?? error.message, expectedName: domain } } : {}),
   }))
+  return handshake.then((result): Connected<tls.TLSSocket> => {
+    if (!result.ok || result.socket.authorized) return result
+    // authorizationError is the verification code (a string at run time, whatever the typings say).
+    const code = String(result.socket.authorizationError as unknown)
+    const certificate = certificateFacts(result.socket.getPeerCertificate(false))
+    result.socket.destroy()
+    return {
+      ok: false,
+      cause: 'tls',
+      text: 'TLS with upstream failed: the server certificate was not accepted',
+      detail: `TLS with upstream failed: ${code}`,
+      tls: { verifyError: code, expectedName: domain, ...(certificate ? { certificate } : {}) },
+    }
+  })
 }

@@ -2,14 +2,25 @@
  * Where sessions get their upstream: the routing table decides where a
  * domain goes, and every stream is a ClientStream over a SocketLink with
  * the same settings, whichever transport the client came by.
+ *
+ * Each stream's start and end are also watched here, outside the cores: the
+ * first features mark the upstream reachable, a failure before them marks
+ * it down (upstream/health.ts), and every failure is described to the
+ * operator (upstream/diagnostics.ts). Only `upstreamOpened` and
+ * `upstreamClosed` are wrapped; the relay path's calls go straight to the session's own (bound) methods.
  */
+import type { Logger as PinoLogger } from 'pino'
 import type { Clock } from '../core/clock.js'
+import { NS } from '../core/conditions.js'
 import { ClientStream } from '../core/xmpp/client-stream.js'
 import type { ClientStreamLink, ClientStreamSettings } from '../core/xmpp/client-stream.js'
-import type { RouteVerdict, UpstreamConnector, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../core/xmpp/upstream-port.js'
+import type { RouteVerdict, UpstreamConnector, UpstreamEnd, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../core/xmpp/upstream-port.js'
 import type { Logger } from '../observability/logger.js'
 import type { SrvResolver, TlsSettings } from './connect.js'
-import type { RouteResult, RoutingTable } from './routing.js'
+import type { UpstreamDiagnostics } from './diagnostics.js'
+import type { UpstreamHealth } from './health.js'
+import type { RouteResult, RoutingTable, UpstreamTarget } from './routing.js'
+import { describeTarget } from './routing.js'
 import { SocketLink } from './socket-link.js'
 
 export interface UpstreamSettings {
@@ -24,12 +35,60 @@ export interface SessionUpstreamContext {
   readonly log: Logger
 }
 
+/** Longest server `<text/>` repeated in an operator line. */
+const MAX_SERVER_TEXT = 200
+
+/** The label of the fallback rule. */
+export const FALLBACK = '*'
+
+/** Who hears how upstream streams go. */
+export interface UpstreamWatchers {
+  readonly diagnostics?: UpstreamDiagnostics
+  readonly health?: UpstreamHealth
+}
+
+/** What a watched stream knows about where it went. */
+interface StreamFacts {
+  readonly upstream: string
+  readonly domain: string
+  readonly target: UpstreamTarget
+  readonly link: SocketLink | undefined
+  /** A probe of the fallback rule names no domain of its own: its refusal says nothing. */
+  readonly probe?: boolean
+}
+
 export class Upstreams {
+  /** Each configured upstream by label (its domain, or `*`), in configuration order. */
+  readonly #targets = new Map<string, UpstreamTarget>()
+  #watchers: UpstreamWatchers = {}
+
   constructor(
     private readonly routing: RoutingTable,
     private readonly settings: UpstreamSettings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    for (const domain of routing.domains) {
+      const routed = routing.resolve(domain)
+      if (routed.ok) this.#targets.set(domain, routed.target)
+    }
+    const fallback = routing.rules.find((rule) => rule.domain === FALLBACK)
+    if (fallback) this.#targets.set(FALLBACK, fallback.target)
+  }
+
+  /** Health and diagnostics, once they exist (they need the labels this class hands out). */
+  watch(watchers: UpstreamWatchers): void {
+    this.#watchers = watchers
+  }
+
+  /** The configured upstreams as labels (each exact domain, then `*`) with their targets, for health and metrics. */
+  get labels(): Array<{ upstream: string; target: string }> {
+    return [...this.#targets].map(([upstream, target]) => ({ upstream, target: describeTarget(target) }))
+  }
+
+  /** A domain as a bounded label: its own rule's domain, or `*` (also for anything unroutable). */
+  labelOf(domain: string | undefined): string {
+    return domain !== undefined && domain !== FALLBACK && this.#targets.has(domain) ? domain : FALLBACK
+  }
 
   /** The routing table's answer, target included (for policy checks such as BOSH 'route'). */
   resolve(to: string | undefined): RouteResult {
@@ -49,15 +108,118 @@ export class Upstreams {
     }
   }
 
+  /**
+   * Open a stream to one configured upstream the way a session would, and
+   * close it at its first features. Resolves when it is over; the outcome
+   * reaches health and diagnostics like a session's.
+   */
+  probe(upstream: string, log: PinoLogger): Promise<void> {
+    const target = this.#targets.get(upstream)
+    if (!target) return Promise.resolve()
+    // The fallback serves whatever domains its server hosts; ask for the server's own name.
+    const domain = upstream === FALLBACK ? (target.kind === 'srv' ? 'localhost' : target.host) : upstream
+    return new Promise<void>((resolve) => {
+      let link: SocketLink | undefined
+      let stream: ClientStream | undefined
+      const done: UpstreamSink = {
+        upstreamOpened: () => stream?.close(),
+        upstreamStanza: () => {},
+        upstreamBatchEnd: () => {},
+        upstreamAuthenticated: () => {},
+        upstreamWritable: () => {},
+        upstreamClosed: () => resolve(),
+      }
+      const makeLink = (s: ClientStream): ClientStreamLink => {
+        link = new SocketLink(s, target, domain, { tls: this.settings.tls, resolveSrv: this.settings.resolveSrv }, log)
+        return link
+      }
+      const watched = this.#watched(done, () => ({ upstream, domain, target, link, probe: upstream === FALLBACK }))
+      stream = new ClientStream(this.settings.stream, this.clock, watched, makeLink)
+      stream.open({ to: domain })
+    })
+  }
+
   #connect(sink: UpstreamSink, context: SessionUpstreamContext): UpstreamPort {
     const linkSettings = { tls: this.settings.tls, resolveSrv: this.settings.resolveSrv, preamble: context.preamble }
+    let facts: StreamFacts | undefined
     const makeLink = (stream: ClientStream, request: UpstreamOpenRequest): ClientStreamLink => {
       const routed = this.routing.resolve(request.to)
       // The session routed `to` a moment ago and the table never changes; a miss is a bug, reported like DNS finding nothing.
       if (!routed.ok) return unroutableLink(stream, routed.reason)
-      return new SocketLink(stream, routed.target, routed.domain, linkSettings, context.log)
+      const link = new SocketLink(stream, routed.target, routed.domain, linkSettings, context.log)
+      facts = { upstream: this.labelOf(routed.domain), domain: routed.domain, target: routed.target, link }
+      return link
     }
-    return new ClientStream(this.settings.stream, this.clock, sink, makeLink)
+    const watchers = this.#watchers
+    const target = watchers.diagnostics || watchers.health ? this.#watched(sink, () => facts) : sink
+    return new ClientStream(this.settings.stream, this.clock, target, makeLink)
+  }
+
+  /** `sink`, with its stream's opening and end reported to health and diagnostics. */
+  #watched(sink: UpstreamSink, facts: () => StreamFacts | undefined): UpstreamSink {
+    const { diagnostics, health } = this.#watchers
+    let opened = false
+    return {
+      upstreamOpened: (header, features) => {
+        if (!opened) {
+          opened = true
+          const f = facts()
+          if (f) health?.reached(f.upstream)
+        }
+        sink.upstreamOpened(header, features)
+      },
+      upstreamStanza: sink.upstreamStanza.bind(sink),
+      upstreamBatchEnd: sink.upstreamBatchEnd.bind(sink),
+      upstreamAuthenticated: sink.upstreamAuthenticated.bind(sink),
+      upstreamAuthFailed: (condition) => sink.upstreamAuthFailed?.(condition),
+      upstreamBound: (jid) => sink.upstreamBound?.(jid),
+      upstreamWritable: sink.upstreamWritable.bind(sink),
+      upstreamClosed: (end: UpstreamEnd) => {
+        const f = facts()
+        if (f) this.#report(f, end, opened, diagnostics, health)
+        sink.upstreamClosed(end)
+      },
+    }
+  }
+
+  #report(f: StreamFacts, end: UpstreamEnd, opened: boolean, diagnostics: UpstreamDiagnostics | undefined, health: UpstreamHealth | undefined): void {
+    const link = f.link
+    const endpoint = link?.lastFailure?.endpoint ?? link?.endpoint
+    switch (end.kind) {
+      case 'failed':
+        if (!end.opened) health?.failed(f.upstream, end.cause)
+        diagnostics?.failed({
+          upstream: f.upstream,
+          domain: f.domain,
+          target: f.target,
+          endpoint,
+          cause: end.cause,
+          opened: end.opened,
+          detail: end.detail,
+          tls: end.cause === 'tls' ? link?.lastFailure?.tls : undefined,
+          text: end.text,
+        })
+        return
+      case 'stream-error': {
+        if (opened || f.probe) return
+        // Alive, but it turned this stream away before offering anything: a configuration matter.
+        health?.reached(f.upstream)
+        const text = end.error.getChildText('text', NS.streams) ?? undefined
+        diagnostics?.refused({
+          upstream: f.upstream,
+          domain: f.domain,
+          target: f.target,
+          endpoint,
+          condition: end.condition,
+          serverText: text === undefined ? undefined : text.slice(0, MAX_SERVER_TEXT),
+          secure: link?.encrypted ?? false,
+        })
+        return
+      }
+      case 'closed':
+      case 'auth-timeout':
+        return
+    }
   }
 }
 

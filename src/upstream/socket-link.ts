@@ -8,7 +8,7 @@ import type net from 'node:net'
 import type { ClientStream, ClientStreamLink } from '../core/xmpp/client-stream.js'
 import type { Logger } from '../observability/logger.js'
 import { endpointsFor, openTcp, secure } from './connect.js'
-import type { SrvResolver, TlsSettings } from './connect.js'
+import type { ConnectFailure, Endpoint, SrvResolver, TlsSettings } from './connect.js'
 import type { UpstreamTarget } from './routing.js'
 
 export interface LinkSettings {
@@ -32,6 +32,10 @@ export class SocketLink implements ClientStreamLink {
   #destroyed = false
   #paused = false
   #lastError: string | undefined
+  /** The endpoint connected to, once connected. */
+  endpoint: Endpoint | undefined
+  /** The last failed step, for the operator's diagnosis (upstream/diagnostics.ts). */
+  lastFailure: ConnectFailure | undefined
 
   constructor(
     private readonly stream: ClientStream,
@@ -41,6 +45,11 @@ export class SocketLink implements ClientStreamLink {
     private readonly settings: LinkSettings,
     private readonly log: Logger,
   ) {}
+
+  /** The connection is TLS now (direct, or after STARTTLS). */
+  get encrypted(): boolean {
+    return (this.#socket as { encrypted?: boolean } | undefined)?.encrypted === true
+  }
 
   get queuedBytes(): number {
     return this.#socket?.writableLength ?? 0
@@ -52,7 +61,8 @@ export class SocketLink implements ClientStreamLink {
 
   async #connect(): Promise<void> {
     const endpoints = await endpointsFor(this.target, this.domain, this.settings.resolveSrv)
-    let failure: { cause: Parameters<ClientStream['linkFailed']>[0]; text: string; detail: string } = {
+    let failure: ConnectFailure = {
+      ok: false,
       cause: 'dns',
       text: 'the XMPP server could not be located',
       detail: `no endpoint for ${this.domain}`,
@@ -71,7 +81,7 @@ export class SocketLink implements ClientStreamLink {
         // XEP-0368 direct TLS over the connection we opened.
         const secured = await secure(tcp.socket, this.domain, this.settings.tls, track, 'xmpp-client')
         if (!secured.ok) {
-          failure = secured
+          failure = { ...secured, endpoint }
           continue
         }
         socket = secured.socket
@@ -82,6 +92,7 @@ export class SocketLink implements ClientStreamLink {
         return
       }
       this.log.debug({ upstream: `${endpoint.host}:${endpoint.port}`, tls: endpoint.directTls }, 'upstream connected')
+      this.endpoint = endpoint
       this.#attach(socket)
       this.stream.linkUp({ encrypted: endpoint.directTls, loopback: isLoopbackTarget(this.target), tlsRequired: this.target.kind === 'starttls' })
       return
@@ -89,6 +100,7 @@ export class SocketLink implements ClientStreamLink {
     this.#pending = undefined
     if (this.#destroyed) return
     this.log.debug({ detail: failure.detail }, 'upstream connect failed')
+    this.lastFailure = failure
     this.stream.linkFailed(failure.cause, failure.text, failure.detail)
   }
 
@@ -126,6 +138,7 @@ export class SocketLink implements ClientStreamLink {
       if (!secured.ok) {
         plain.destroy()
         this.log.debug({ detail: secured.detail }, 'upstream TLS failed')
+        this.lastFailure = this.endpoint ? { ...secured, endpoint: this.endpoint } : secured
         this.stream.linkFailed(secured.cause, secured.text, secured.detail)
         return
       }

@@ -54,6 +54,15 @@ for (const transport of ['websocket', 'bosh'] as const) {
     t.same(shown, [text], `the message appears once in alice's chat\n${browser.diagnostics()}`)
     t.same(browser.blockedRequests, [], 'the page reached nothing beyond this machine')
     t.same(browser.consoleErrors.filter((e) => /converse is not defined|SyntaxError/.test(e)), [], 'the bundle loaded')
+    // The transport switch stays visible above Converse's own navbar.
+    const layout = await page.evaluate(() => {
+      const bar = document.getElementById('causeway-demo-bar')?.getBoundingClientRect()
+      const top = bar ? document.elementFromPoint(bar.left + bar.width - 5, bar.top + bar.height / 2) : null
+      const converse = document.getElementById('conversejs')?.getBoundingClientRect()
+      return { barOnTop: top?.closest('#causeway-demo-bar') !== null, barBottom: bar?.bottom ?? 0, navbarTop: converse?.top ?? -1 }
+    })
+    t.ok(layout.barOnTop, 'nothing covers the demo bar')
+    t.ok(layout.navbarTop >= layout.barBottom, `Converse (its navbar included) starts below it (${layout.navbarTop} ≥ ${layout.barBottom})`)
     await page.screenshot({ path: `test-artifacts/demo-${transport}.png` })
   })
 }

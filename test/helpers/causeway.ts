@@ -15,6 +15,8 @@ export interface RunningCauseway {
   readonly httpUrl: string
   readonly wsUrl: string
   readonly boshUrl: string
+  /** `http(s)://127.0.0.1:<adminPort>` when the admin listener is on. */
+  readonly adminUrl: string | undefined
   /** Every log line so far, parsed. */
   logLines(): Array<Record<string, unknown>>
   /** The raw log text so far. */
@@ -28,8 +30,8 @@ export async function startCauseway(overrides: Partial<ConfigValues> = {}, deps:
   const lines: string[] = []
   const logger = createLogger(config.logLevel, { write: (line: string) => void lines.push(line) })
   const causeway = await buildServer(config, { logger, ...deps })
-  await causeway.app.listen({ host: config.host, port: config.port })
-  const { port } = causeway.app.server.address() as AddressInfo
+  const addresses = await causeway.listen()
+  const { port } = addresses.public as AddressInfo
   let stopped: Promise<void> | undefined
   // With tlsCert/tlsKey the listener speaks only https/wss.
   const secure = config.tlsCert !== undefined
@@ -41,6 +43,7 @@ export async function startCauseway(overrides: Partial<ConfigValues> = {}, deps:
     httpUrl: `${http}://127.0.0.1:${port}`,
     wsUrl: `${ws}://127.0.0.1:${port}${config.websocketPath}`,
     boshUrl: `${http}://127.0.0.1:${port}${config.boshPath}`,
+    adminUrl: addresses.admin ? `${http}://127.0.0.1:${addresses.admin.port}` : undefined,
     logLines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     logText: () => lines.join(''),
     stop: () => (stopped ??= causeway.shutdown()),

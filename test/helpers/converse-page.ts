@@ -129,6 +129,11 @@ export interface ConversePageServer {
    * header as sent (Host and Origin included). The page can then use Causeway same-origin.
    */
   forward(path: string, target: string): void
+  /**
+   * Answer GET `path` with `handler`'s JSON (the site's own API, e.g. a
+   * prebind_url): status 200 unless the handler gives another.
+   */
+  json(path: string, handler: () => Promise<{ status?: number; body: unknown }>): void
   /** `METHOD path status` of every request served, in order. */
   readonly requests: string[]
   stop(): Promise<void>
@@ -274,6 +279,7 @@ export async function startConversePage(options: ConversePageOptions = {}): Prom
   const holds: Array<{ reached: () => void; released: Promise<void> }> = []
   const releases = new Set<() => void>()
   const forwards = new Map<string, URL>()
+  const apis = new Map<string, () => Promise<{ status?: number; body: unknown }>>()
   const sockets = new Set<Socket>()
 
   const finish = (request: IncomingMessage, response: ServerResponse, status: number, headers: Record<string, string>, body?: string) => {
@@ -291,6 +297,11 @@ export async function startConversePage(options: ConversePageOptions = {}): Prom
       if (target !== undefined) {
         requests.push(`${request.method} ${request.url} (forwarded)`)
         return relay(request, response, target)
+      }
+      const api = apis.get(path)
+      if (api !== undefined && request.method === 'GET') {
+        const answer = await api()
+        return finish(request, response, answer.status ?? 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, JSON.stringify(answer.body))
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         return finish(request, response, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }, 'Method not allowed\n')
@@ -368,6 +379,9 @@ export async function startConversePage(options: ConversePageOptions = {}): Prom
     },
     forward: (path, target) => {
       forwards.set(path, new URL(target))
+    },
+    json: (path, handler) => {
+      apis.set(path, handler)
     },
     page: (settings, pageOptions = {}) => {
       const path = `/chat-${pages.size + 1}.html`

@@ -13,6 +13,9 @@ const MAX_ATTEMPTS = 200
 // is why the starting point is random rather than sequential.
 const handedOut = new Set<number>()
 
+// Fetch and browsers refuse these ports ("bad port", WHATWG Fetch §2.9); the only one in our range.
+const BLOCKED_BY_BROWSERS = new Set([10080])
+
 function tryListen (port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer()
@@ -32,7 +35,7 @@ function tryListen (port: number): Promise<boolean> {
 export async function freePort (): Promise<number> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const port = randomInt(MIN_PORT, MAX_PORT + 1)
-    if (handedOut.has(port)) continue
+    if (handedOut.has(port) || BLOCKED_BY_BROWSERS.has(port)) continue
     if (await tryListen(port)) {
       handedOut.add(port)
       return port

@@ -219,7 +219,7 @@ function readOr (path: string): string {
   try { return readFileSync(path, 'utf8') } catch { return '' }
 }
 
-/** Sends a client stream header and resolves with everything received up to the end of <stream:features>. */
+/** Sends a client stream header and resolves with everything received up to the end of <stream:features> (or of a <stream:error>). */
 export function probeStreamFeatures (port: number, domain: string, timeoutMs = 1000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port })
@@ -248,7 +248,9 @@ export function probeStreamFeatures (port: number, domain: string, timeoutMs = 1
     })
     socket.on('data', (chunk: string) => {
       buf += chunk
-      if (buf.includes('</stream:features>')) done(undefined)
+      // A stream error is an answer too: a server configured to refuse every stream
+      // (say, encryption required without a certificate) is up, and a test may want exactly that.
+      if (buf.includes('</stream:features>') || buf.includes('</stream:error>')) done(undefined)
     })
     socket.on('error', err => done(err))
     socket.once('close', () => done(new Error(`connection closed before <stream:features>; got ${JSON.stringify(buf)}`)))

@@ -115,6 +115,33 @@ export async function makeServerCert (dir: string, ca: CaFiles, dnsName: string,
   return { certPath, keyPath }
 }
 
+/** A self-signed server certificate for `dnsName` (its own issuer, CA:FALSE): what a fresh XMPP server install often has. */
+export async function makeSelfSignedCert (dir: string, dnsName: string, basename = 'self-signed'): Promise<CertFiles> {
+  assertSafe('DNS name', dnsName)
+  assertSafe('basename', basename)
+  const certPath = join(dir, `${basename}.crt`)
+  const keyPath = join(dir, `${basename}.key`)
+  const cnf = join(dir, `${basename}.cnf`)
+  await writeFile(cnf, [
+    '[req]',
+    'distinguished_name = dn',
+    'prompt = no',
+    'x509_extensions = v3_self',
+    '[dn]',
+    `CN = ${dnsName}`,
+    '[v3_self]',
+    'basicConstraints = critical, CA:FALSE',
+    'keyUsage = critical, digitalSignature, keyEncipherment',
+    'extendedKeyUsage = serverAuth',
+    `subjectAltName = DNS:${dnsName}`,
+    ''
+  ].join('\n'))
+  await openssl(['req', '-x509', '-config', cnf, ...KEY_ARGS, '-sha256', '-days', VALIDITY_DAYS, '-keyout', keyPath, '-out', certPath], dir)
+  await rm(cnf, { force: true })
+  await makeReadable(certPath, keyPath)
+  return { certPath, keyPath }
+}
+
 /** A certificate for the wrong host name, signed by the trusted `ca`. */
 export async function makeWrongNameCert (dir: string, ca: CaFiles, basename = 'wrong-name', wrongName = 'wrong.example'): Promise<CertFiles> {
   return await makeServerCert(dir, ca, wrongName, basename)

@@ -157,7 +157,9 @@ t.test('no open relay: unrouted domains never cause a connection', async (t) => 
     const client = await rawClient(cw.wsUrl)
     client.send(OPEN(to))
     await client.closed
-    t.match(client.messages.join(''), /<host-unknown /, `to='${to}' is host-unknown`)
+    // RFC 6120 §4.9.3.7: no domain at all is improper-addressing (as BOSH says it); any other is host-unknown.
+    const condition = to === '' ? 'improper-addressing' : 'host-unknown'
+    t.match(client.messages.join(''), new RegExp(`<${condition} `), `to='${to}' is ${condition}`)
   }
   t.equal(connections, 0, 'the canary saw no connection')
   const client = await rawClient(cw.wsUrl)

@@ -38,6 +38,16 @@ export class RecordingObserver implements SessionObserver {
   }
 
   readonly upstreamFailures: { cause: string; opened: boolean }[] = []
+  readonly authFailures: string[] = []
+  readonly boundJids: string[] = []
+
+  authFailed(condition: string): void {
+    this.authFailures.push(condition)
+  }
+
+  bound(jid: string): void {
+    this.boundJids.push(jid)
+  }
 
   upstreamFailed(cause: string, opened: boolean): void {
     this.upstreamFailures.push({ cause, opened })

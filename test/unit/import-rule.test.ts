@@ -6,6 +6,7 @@
  *   core ← system, observability ← upstream ← transports
  *   core ← net ← cluster (forwarding between nodes) ← transports
  *   config (reads every option's home) ← server
+ *   admin (the admin API, prebind, SCRAM) ← server
  *
  * The protocol cores stay pure (only ltx, nothing with I/O, no clock but
  * the injected one), and no code in src/core, src/transports or
@@ -19,7 +20,7 @@ import t from 'tap'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SRC = join(ROOT, 'src')
 
-type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'cluster' | 'transports' | 'config' | 'types' | 'server' | 'bin' | 'version'
+type Layer = 'core' | 'net' | 'system' | 'observability' | 'edge' | 'upstream' | 'routes' | 'cluster' | 'transports' | 'admin' | 'config' | 'types' | 'server' | 'bin' | 'version'
 
 /** Who may import whom (a layer may always import itself). */
 const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
@@ -34,8 +35,9 @@ const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
   routes: ['core', 'observability', 'version'],
   cluster: ['core', 'net'],
   transports: ['core', 'net', 'edge', 'observability', 'upstream', 'cluster'],
+  admin: ['core', 'observability'],
   config: ['core', 'net', 'edge', 'upstream'],
-  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'cluster', 'transports', 'config', 'version'],
+  server: ['core', 'net', 'system', 'observability', 'edge', 'upstream', 'routes', 'cluster', 'transports', 'admin', 'config', 'version'],
   bin: ['config', 'observability', 'server', 'version'],
 }
 

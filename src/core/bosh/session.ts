@@ -284,6 +284,14 @@ export class BoshSession implements UpstreamSink {
     })
   }
 
+  upstreamAuthFailed(condition: string): void {
+    this.#run(() => this.#observer?.authFailed?.(condition))
+  }
+
+  upstreamBound(jid: string): void {
+    this.#run(() => this.#observer?.bound?.(jid))
+  }
+
   upstreamWritable(): void {
     // A BOSH client cannot be paused mid-request: maxUnsentBytes bounds it instead.
   }
@@ -313,6 +321,18 @@ export class BoshSession implements UpstreamSink {
         case 'auth-timeout':
           this.#terminate({ reason: 'auth-timeout', condition: 'policy-violation', text: 'authentication not completed in time' }, { payload, linger: true })
       }
+    })
+  }
+
+  /**
+   * An operator ends the session (admin API): every outstanding request gets
+   * the condition (or the next request, if none is held), and the server's
+   * stream is closed politely.
+   */
+  kill(condition: BoshCondition = 'policy-violation', text = 'session ended by the operator'): void {
+    this.#run(() => {
+      if (this.#state === 'terminated') return
+      this.#terminate({ reason: 'killed', condition, text }, { closeUpstream: true, linger: true })
     })
   }
 

@@ -222,6 +222,18 @@ export class WebSocketSession implements UpstreamSink {
     })
   }
 
+  /**
+   * An operator ends the session (admin API): the client hears the condition
+   * as a stream error, and the server's stream is closed politely, so the
+   * server ends that XMPP session too (no XEP-0198 resumption).
+   */
+  kill(condition: StreamCondition = 'policy-violation', text = 'session ended by the operator'): void {
+    this.#run(() => {
+      if (this.#state === 'closed') return
+      this.#finish({ reason: 'killed', condition, text }, { kind: 'stream-error', condition, text }, 'close')
+    })
+  }
+
   /** Server shutdown: the upstream stream is closed first, then the client hears `<close/>` and 1001. */
   shutdown(): void {
     this.#run(() => {
@@ -310,9 +322,10 @@ export class WebSocketSession implements UpstreamSink {
     }
     const verdict = this.#connector.route(frame.to)
     if (!verdict.ok) {
-      // RFC 6120 §4.9.1.2: the error travels in a stream, so one is opened first.
+      // RFC 6120 §4.9.1.2: the error travels in a stream, so one is opened first. No 'to' is
+      // improper-addressing (RFC 6120 §4.9.3.7, as BOSH's XEP-0124 §17.2), a domain not served host-unknown (§4.9.3.6).
       const text = frame.to === undefined ? "the 'to' attribute is required" : 'this domain is not served here'
-      this.#finish({ reason: 'unknown-domain', condition: 'host-unknown', text, detail: verdict.reason }, { kind: 'stream-error', condition: 'host-unknown', text })
+      this.#finish({ reason: 'unknown-domain', condition: verdict.condition, text, detail: verdict.reason }, { kind: 'stream-error', condition: verdict.condition, text })
       return
     }
     this.#domain = verdict.domain
@@ -363,6 +376,14 @@ export class WebSocketSession implements UpstreamSink {
       this.#authenticated = true
       this.#observer.authenticated()
     })
+  }
+
+  upstreamAuthFailed(condition: string): void {
+    this.#run(() => this.#observer.authFailed?.(condition))
+  }
+
+  upstreamBound(jid: string): void {
+    this.#run(() => this.#observer.bound?.(jid))
   }
 
   upstreamWritable(): void {

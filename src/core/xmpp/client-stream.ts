@@ -20,6 +20,7 @@ import { rootElement, toElement } from '../xml/element.js'
 import type { XmlLimits } from '../xml/limits.js'
 import { XmlTokenizer } from '../xml/tokenizer.js'
 import type { XmlElement } from '../xml/tokenizer.js'
+import { boundJid, sasl2BoundJid, saslFailureCondition } from './auth-events.js'
 import { clientVisibleFeatures, starttlsOffer } from './stream-features.js'
 import { STREAM_CLOSE, checkStreamHeader, streamErrorXml, streamHeader, streamInfo } from './stream-header.js'
 import type { UpstreamEnd, UpstreamFailureCause, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from './upstream-port.js'
@@ -92,6 +93,8 @@ export class ClientStream implements UpstreamPort {
   /** The current stream's features have arrived: its elements are the client's to see. */
   #streamOpen = false
   #authenticated = false
+  /** The server bound the client's resource: nothing more to learn about the login. */
+  #bound = false
   /** Client data that arrived before the first stream was open. */
   #early: Uint8Array[] = []
   #earlyBytes = 0
@@ -329,8 +332,9 @@ export class ClientStream implements UpstreamPort {
    */
   #onElement(element: XmlElement): void {
     const local = element.localName
-    // The relay path: once authenticated, only a stream error needs its namespace read.
-    if (this.#state === 'open' && this.#authenticated && local !== 'error') {
+    // The relay path: once authenticated, only a stream error needs its namespace read
+    // (and, until the resource is bound, an iq: it may be the bind result, see #watchLogin).
+    if (this.#state === 'open' && this.#authenticated && local !== 'error' && (this.#bound || local !== 'iq')) {
       this.sink.upstreamStanza(element)
       return
     }
@@ -358,7 +362,7 @@ export class ClientStream implements UpstreamPort {
         if (this.#streamOpen) this.sink.upstreamStanza(element)
         return
       case 'open':
-        if (!this.#authenticated && local === 'success' && ns !== undefined && SASL_SUCCESS_NAMESPACES.has(ns)) this.#onAuthenticated()
+        if (!this.#bound) this.#watchLogin(element, local, ns)
         this.sink.upstreamStanza(element)
         return
       default:
@@ -402,12 +406,40 @@ export class ClientStream implements UpstreamPort {
     this.#link?.startTls()
   }
 
+  /**
+   * Until the resource is bound: SASL success or failure, then the bound JID
+   * (auth-events.ts). Names and attributes are read from the bytes; only the
+   * few elements that say something (a failure, a SASL2 success, an iq
+   * result) are made into trees.
+   */
+  #watchLogin(element: XmlElement, local: string, ns: string | undefined): void {
+    if (!this.#authenticated) {
+      if (ns === undefined || !SASL_SUCCESS_NAMESPACES.has(ns)) return
+      if (local === 'success') {
+        this.#onAuthenticated()
+        const jid = ns === NS.sasl2 ? sasl2BoundJid(toElement(element, this.#header)) : undefined
+        if (jid !== undefined) this.#onBound(jid)
+        return
+      }
+      if (local === 'failure') this.sink.upstreamAuthFailed?.(saslFailureCondition(toElement(element, this.#header)) ?? 'not-authorized')
+      return
+    }
+    if (local !== 'iq' || element.attr('type') !== 'result') return
+    const jid = boundJid(toElement(element, this.#header))
+    if (jid !== undefined) this.#onBound(jid)
+  }
+
   /** RFC 6120 §6.4.6: SASL success (or XEP-0388 SASL2 success, which has no restart) ends the pre-authentication period. */
   #onAuthenticated(): void {
     this.#authenticated = true
     this.#preAuthTimer?.cancel()
     this.#preAuthTimer = undefined
     this.sink.upstreamAuthenticated()
+  }
+
+  #onBound(jid: string): void {
+    this.#bound = true
+    this.sink.upstreamBound?.(jid)
   }
 
   // ── our side ──────────────────────────────────────────────────────────

@@ -79,6 +79,10 @@ export interface UpstreamSink {
   upstreamBatchEnd(): void
   /** SASL or SASL2 (XEP-0388) `<success/>` arrived: the pre-authentication period is over. */
   upstreamAuthenticated(): void
+  /** The server answered a SASL or SASL2 attempt with `<failure/>` (RFC 6120 §6.5): its condition. */
+  upstreamAuthFailed?(condition: string): void
+  /** The server bound a resource for the client (RFC 6120 §7.6.1) or named a full JID in SASL2 success. */
+  upstreamBound?(jid: string): void
   /** The server took the data it was slow to take; a paused client may send again. */
   upstreamWritable(): void
   /** Exactly once, unless the session ended it with `detach()`. */

@@ -9,9 +9,11 @@ import type { Admission } from '../../core/admission.js'
 import type { Clock } from '../../core/clock.js'
 import type { IdSource } from '../../core/ids.js'
 import type { BoshOptions } from '../../core/bosh/options.js'
-import type { BoshReply } from '../../core/bosh/reply.js'
+import type { BoshReply, BoshResponder } from '../../core/bosh/reply.js'
 import { terminalReply } from '../../core/bosh/reply.js'
 import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
+import { BOSH_CONDITIONS } from '../../core/conditions.js'
+import type { BoshCondition } from '../../core/conditions.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
 import { escapeText } from '../../core/xml/serialize.js'
@@ -22,8 +24,11 @@ import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxiedConnection, ProxyProtocolVersion } from '../../net/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
 import { loggableId } from '../../observability/logger.js'
+import type { EdgeLog } from '../../observability/edge-log.js'
+import { boundedOrigin } from '../../observability/edge-log.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { SessionObservers } from '../../observability/session-observer.js'
+import type { ObserverContext } from '../../observability/session-observer.js'
 import type { Upstreams } from '../../upstream/connector.js'
 import type { BoshForwarding } from './forwarding.js'
 import { DROP_HEADER, OWNER_TIME_HEADER, PROOF_REFUSED_HEADER } from './forwarding.js'
@@ -39,6 +44,10 @@ export interface BoshRouteOptions {
   readonly ids: IdSource
   readonly log: Logger
   readonly metrics: Metrics
+  /** Session records, per-session metrics and the session-ended line. */
+  readonly observers: ObserverContext
+  /** Rate-limited operator lines for refusals. */
+  readonly edgeLog: EdgeLog
   readonly admit: (ip: string) => Admission
   readonly version: string
   readonly xmlLimits: XmlLimits
@@ -59,6 +68,12 @@ export interface BoshTransport {
   readonly registry: BoshSessionRegistry
   /** system-shutdown to every session (XEP-0124 §17.2). */
   shutdown(): void
+  /**
+   * One request from inside the process (prebind), handled as if it came
+   * over plain HTTP from `ip` without an Origin: admitted, counted and
+   * logged like any other.
+   */
+  inject(body: string, responder: BoshResponder, ip: string): void
   /** system-shutdown to every session, each upstream left resumable (`shutdownHandoff`). */
   handOff(): void
 }
@@ -67,21 +82,31 @@ function sha1Hex(input: string): string {
   return createHash('sha1').update(input).digest('hex')
 }
 
-function boshMetrics(metrics: Metrics, log: Logger): BoshMetrics {
+/** What the adapter hands the registry along with a request (`RequestContext.connection`), and gets back in `equip`. */
+interface RequestFacts {
+  /** Absent for a request another node forwarded (its client is the peer's word). */
+  readonly proxied: ProxiedConnection | undefined
+  readonly origin: string | undefined
+}
+
+function boshMetrics(metrics: Metrics, log: Logger, edgeLog: EdgeLog, remote: () => string): BoshMetrics {
   return {
     heldRequests: (delta) => metrics.boshHeldRequests.inc(delta),
     retransmission: () => metrics.boshRetransmissions.inc(),
     refused: (reason, condition) => {
       metrics.refusals.inc({ transport: 'bosh', reason })
-      log.info({ transport: 'bosh', reason, condition }, 'bosh request refused')
+      if (reason === 'max-sessions' || reason === 'max-sessions-per-ip') edgeLog.capacityRefused('bosh', reason, remote())
+      // Counted always; logged at debug (a client retrying a dead sid would repeat it per request).
+      log.debug({ transport: 'bosh', reason, condition }, 'bosh request refused')
     },
   }
 }
 
 export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOptions): Promise<BoshTransport> {
   const { log, metrics } = route
-  const observers = new SessionObservers(metrics, 'bosh')
+  const observers = new SessionObservers(route.observers, 'bosh')
   const refusedAtEdge = (reason: EdgeRefusal) => metrics.refusals.inc({ transport: 'bosh', reason })
+  let handling = ''
   const registry = new BoshSessionRegistry({
     options: route.options,
     clock: route.clock,
@@ -90,7 +115,8 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     admit: route.admit,
     // The wrapper adds one level of nesting around the stanzas.
     xmlLimits: { ...route.xmlLimits, maxDepth: route.xmlLimits.maxDepth + 1 },
-    metrics: boshMetrics(metrics, log),
+    // The registry handles each request synchronously: the address of the one being handled.
+    metrics: boshMetrics(metrics, log, route.edgeLog, () => handling),
     ...(route.seeOtherUri !== undefined ? { seeOtherUri: route.seeOtherUri } : {}),
     // XEP-0124 §7.1: 'route' never chooses the upstream; configuration does.
     checkTarget: (to, proposed) => {
@@ -102,11 +128,27 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
       return agrees ? 'ok' : 'host-unknown'
     },
     equip: (context) => {
-      const sessionLog = log.child({ sid: loggableId(context.sid), transport: 'bosh', remote: context.ip })
+      const id = loggableId(context.sid)
+      const sessionLog = log.child({ sid: id, transport: 'bosh', remote: context.ip })
       sessionLog.debug({ to: context.params.to, waitMs: context.params.waitMs, hold: context.params.hold }, 'bosh session created')
-      // The registry hands back the ProxiedConnection this adapter gave it.
-      const preamble = proxyProtocolHeader(route.proxyProtocol, context.connection as ProxiedConnection | undefined)
-      return { upstream: route.upstreams.forSession({ preamble, log: sessionLog }), observer: observers.observe(sessionLog) }
+      // The registry hands back the facts this adapter gave it.
+      const facts = context.connection as RequestFacts | undefined
+      const preamble = proxyProtocolHeader(route.proxyProtocol, facts?.proxied)
+      const tracked = observers.observe(sessionLog, { id, remote: context.ip, origin: facts?.origin })
+      const routed = route.upstreams.route(context.params.to)
+      const domain = routed.ok ? routed.domain : undefined
+      tracked.attach({
+        describe: () => {
+          const session = registry.get(context.sid)
+          return { domain, held: session?.heldCount ?? 0 }
+        },
+        kill: (condition) => {
+          if (condition !== undefined && !(BOSH_CONDITIONS as readonly string[]).includes(condition)) return false
+          registry.get(context.sid)?.kill(condition as BoshCondition | undefined)
+          return true
+        },
+      })
+      return { upstream: route.upstreams.forSession({ preamble, log: sessionLog }), observer: tracked.observer }
     },
   })
 
@@ -121,7 +163,8 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     }
   }
 
-  const refuseOrigin = (reply: FastifyReply) => {
+  const refuseOrigin = (request: FastifyRequest, reply: FastifyReply) => {
+    route.edgeLog.originRefused('bosh', request.headers.origin, route.clientOf(request.raw).address)
     refusedAtEdge('origin')
     return reply.code(403).header('content-type', 'text/plain; charset=utf-8').header('vary', 'Origin').send('Origin not allowed\n')
   }
@@ -166,7 +209,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
 
     const post = async (request: FastifyRequest, reply: FastifyReply) => {
       const cors = corsHeaders(request)
-      if (!cors) return refuseOrigin(reply)
+      if (!cors) return refuseOrigin(request, reply)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       const forwarding = route.forwarding
       // A peer's proof (src/cluster/peer-proof.ts): believed, refused, or (no proof) ignored.
@@ -200,7 +243,9 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
         },
       }
       const client = proven ? { address: verdict.client.address, secure: verdict.client.secure, connection: undefined } : route.clientOf(request.raw)
-      const context = { ip: client.address, secure: client.secure, ...(client.connection ? { connection: client.connection } : {}) }
+      const facts: RequestFacts = { proxied: client.connection, origin: boundedOrigin(request.headers.origin) }
+      const context = { ip: client.address, secure: client.secure, connection: facts }
+      handling = client.address
       const parsed = registry.parse(body)
       const peer = forwarding?.peerFor(parsed, verdict)
       if (forwarding && peer) {
@@ -241,7 +286,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
 
     const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
       const cors = corsHeaders(request)
-      if (!cors) return refuseOrigin(reply)
+      if (!cors) return refuseOrigin(request, reply)
       return reply
         .code(204)
         .headers({
@@ -289,6 +334,11 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
   return {
     registry,
     shutdown: () => registry.shutdown(),
+    inject: (body, responder, ip) => {
+      const facts: RequestFacts = { proxied: { sourceAddress: ip, sourcePort: 0, destinationAddress: '', destinationPort: 0 }, origin: undefined }
+      handling = ip
+      registry.handleBody(body, responder, { ip, secure: false, connection: facts })
+    },
     handOff: () => registry.handOff(),
   }
 }

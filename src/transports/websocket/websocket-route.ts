@@ -10,6 +10,8 @@ import type { WebSocket } from 'ws'
 import type { SessionAdmission } from '../../core/admission.js'
 import type { Clock } from '../../core/clock.js'
 import type { IdSource } from '../../core/ids.js'
+import { STREAM_CONDITIONS } from '../../core/conditions.js'
+import type { StreamCondition } from '../../core/conditions.js'
 import { WebSocketSession } from '../../core/websocket/session.js'
 import type { WebSocketPeer, WebSocketSessionSettings } from '../../core/websocket/session.js'
 import { originAllowed } from '../../edge/origin-policy.js'
@@ -19,8 +21,11 @@ import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxyProtocolVersion } from '../../net/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
 import { loggableId } from '../../observability/logger.js'
+import type { EdgeLog } from '../../observability/edge-log.js'
+import { boundedOrigin } from '../../observability/edge-log.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { SessionObservers } from '../../observability/session-observer.js'
+import type { ObserverContext } from '../../observability/session-observer.js'
 import type { Upstreams } from '../../upstream/connector.js'
 
 const XMPP_SUBPROTOCOL = 'xmpp'
@@ -35,6 +40,10 @@ export interface WebSocketRouteOptions {
   readonly ids: IdSource
   readonly log: Logger
   readonly metrics: Metrics
+  /** Session records, per-session metrics and the session-ended line. */
+  readonly observers: ObserverContext
+  /** Rate-limited operator lines for refusals. */
+  readonly edgeLog: EdgeLog
   /** False while the server drains: new sessions are refused. */
   readonly accepting: () => boolean
   /** Shared with BOSH: total and per-address session caps. */
@@ -135,7 +144,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
   const releases = new WeakMap<object, () => void>()
   const clients = new WeakMap<object, ClientInfo>()
   const { metrics } = options
-  const observers = new SessionObservers(metrics, 'websocket')
+  const observers = new SessionObservers(options.observers, 'websocket')
 
   await app.register(websocketPlugin, {
     options: {
@@ -165,6 +174,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
         return refuse(reply, 426, 'version', 'Only WebSocket version 13 (RFC 6455) is supported', { 'sec-websocket-version': '13' })
       }
       if (!originAllowed(request.headers.origin, options.allowedOrigins)) {
+        options.edgeLog.originRefused('websocket', request.headers.origin, options.clientOf(request.raw).address)
         return refuse(reply, 403, 'origin', 'Origin not allowed')
       }
       if (!offeredProtocols(request).includes(XMPP_SUBPROTOCOL)) {
@@ -177,6 +187,7 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       clients.set(request.raw, client)
       const admission = options.admission.admit(client.address)
       if (!admission.ok) {
+        options.edgeLog.capacityRefused('websocket', admission.reason, client.address)
         return admission.reason === 'max-sessions'
           ? refuse(reply, 503, admission.reason, 'Too many sessions on this server', { 'retry-after': '30' })
           : refuse(reply, 429, admission.reason, 'Too many sessions from this address', { 'retry-after': '30' })
@@ -195,10 +206,12 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const client = clients.get(request.raw) ?? options.clientOf(request.raw)
-      const log = options.log.child({ sid: loggableId(options.ids.next()), transport: 'websocket', remote: client.address })
+      const id = loggableId(options.ids.next())
+      const log = options.log.child({ sid: id, transport: 'websocket', remote: client.address })
       const release = releases.get(request.raw)
       if (release) socket.once('close', release)
-      const observer = observers.observe(log)
+      const tracked = observers.observe(log, { id, remote: client.address, origin: boundedOrigin(request.headers.origin) })
+      const observer = tracked.observer
       let resolveDone!: () => void
       const done = new Promise<void>((resolve) => (resolveDone = resolve))
       const session: WebSocketSession = new WebSocketSession({
@@ -215,6 +228,14 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
             sessions.delete(session)
             resolveDone()
           },
+        },
+      })
+      tracked.attach({
+        describe: () => ({ domain: session.domain }),
+        kill: (condition) => {
+          if (condition !== undefined && !(STREAM_CONDITIONS as readonly string[]).includes(condition)) return false
+          session.kill(condition as StreamCondition | undefined)
+          return true
         },
       })
       sessions.add(session)

@@ -44,12 +44,12 @@ t.test('RFC 6120 §4.9.3.6 host-unknown: an <open/> for a domain nobody routes g
   t.same(h.observer.ends, [{ reason: 'unknown-domain', condition: 'host-unknown', text: 'this domain is not served here', detail: 'domain "nope.example" is not served here' }])
 })
 
-t.test("RFC 6120 §4.9.3.6 host-unknown: an <open/> without 'to' is refused the same way", async (t) => {
+t.test("RFC 6120 §4.9.3.7 improper-addressing: an <open/> without 'to' is refused with the condition BOSH uses (XEP-0124 §17.2)", async (t) => {
   const h = new SessionHarness()
   h.client(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0'/>`)
-  t.same(h.wire.log, [`client ${BARE_OPEN()}`, `client ${STREAM_ERROR('host-unknown', "the 'to' attribute is required")}`, CLIENT_CLOSE, 'close 1000'])
+  t.same(h.wire.log, [`client ${BARE_OPEN()}`, `client ${STREAM_ERROR('improper-addressing', "the 'to' attribute is required")}`, CLIENT_CLOSE, 'close 1000'])
   h.session.peerClosed()
-  t.same(h.observer.ends, [{ reason: 'unknown-domain', condition: 'host-unknown', text: "the 'to' attribute is required", detail: 'no to' }])
+  t.same(h.observer.ends, [{ reason: 'unknown-domain', condition: 'improper-addressing', text: "the 'to' attribute is required", detail: 'no to' }])
 })
 
 t.test('RFC 7395 §3.4: a first message other than <open/> is bad-format', async (t) => {
