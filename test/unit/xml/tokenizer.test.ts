@@ -304,10 +304,16 @@ t.test('a multibyte character split between chunks', (t) => {
 // ─── limits (limits.ts), each with policy-violation ─────────────────────────
 
 const TIGHT: XmlLimits = { maxStanzaBytes: 64, maxDepth: 3, maxAttributes: 2, maxAttributeValueBytes: 4, maxNameBytes: 5 }
+
+/** The text of the refusal, which names the limit (every limit is policy-violation). */
+function refusal(mode: FramingMode, input: string, limits: XmlLimits): string | undefined {
+  const error = feed(mode, [input], limits).list.find((e) => e.kind === 'error')
+  return error?.kind === 'error' ? `${error.failure.condition}: ${error.failure.text}` : undefined
+}
 const SHORT_HEADER = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>"
 
 t.test('maxStanzaBytes: a stanza, with the whitespace before it, holds at most the budget', (t) => {
-  const limits = { ...TIGHT, maxStanzaBytes: 20, maxNameBytes: 16 }
+  const limits = { ...TIGHT, maxStanzaBytes: 20, maxNameBytes: 16, maxAttributeValueBytes: 64 }
   const header = '<stream:stream>'
   const fits = '  <m>12345678901</m>' // 20 bytes with its whitespace
   t.equal(bytes(fits).length, 20)
@@ -315,6 +321,7 @@ t.test('maxStanzaBytes: a stanza, with the whitespace before it, holds at most t
   t.same(read(t, 'stream', `${header} ${fits}`, limits), [`rootStart ${header}`, 'error policy-violation'], 'one byte more')
   t.same(read(t, 'stream', header + ' '.repeat(21), limits), [`rootStart ${header}`, 'error policy-violation'], 'whitespace alone counts')
   t.same(read(t, 'stream', `<stream:stream a='${'x'.repeat(10)}'>`, limits), ['error policy-violation'], 'the stream header is a unit too')
+  t.equal(refusal('stream', `<stream:stream a='${'x'.repeat(10)}'>`, limits), 'policy-violation: element exceeds 20 bytes')
   t.same(read(t, 'message', `<m>${'x'.repeat(13)}</m>`, limits), [`element <m>${'x'.repeat(13)}</m>`], 'message mode: 20 bytes')
   t.same(read(t, 'message', `<m>${'x'.repeat(14)}</m>`, limits), ['error policy-violation'], 'message mode: 21 bytes')
   t.same(
@@ -322,14 +329,14 @@ t.test('maxStanzaBytes: a stanza, with the whitespace before it, holds at most t
     ['rootStart <body>', 'element <a/>', 'element <b/>', 'element <c/>', 'error policy-violation'],
     'body mode: the whole document is the budget',
   )
-  const failure = feed('message', [`<m>${'x'.repeat(14)}</m>`], limits).list[0]
-  t.match(failure, { kind: 'error', failure: { condition: 'policy-violation', text: 'element exceeds 20 bytes' } })
+  t.equal(refusal('message', `<m>${'x'.repeat(14)}</m>`, limits), 'policy-violation: element exceeds 20 bytes')
   t.end()
 })
 
 t.test('maxDepth: the root counts as 1', (t) => {
   t.same(read(t, 'message', '<a><b><c/></b></a>', TIGHT), ['element <a><b><c/></b></a>'], 'depth 3')
   t.same(read(t, 'message', '<a><b><c><d/></c></b></a>', TIGHT), ['error policy-violation'], 'depth 4')
+  t.equal(refusal('message', '<a><b><c><d/></c></b></a>', TIGHT), 'policy-violation: elements nested deeper than 3')
   t.same(
     read(t, 'stream', `${SHORT_HEADER}<a><b/></a><a><b><c/></b></a>`, { ...TIGHT, maxStanzaBytes: 1000, maxNameBytes: 20, maxAttributeValueBytes: 100 }),
     [`rootStart ${SHORT_HEADER}`, 'element <a><b/></a>', 'error policy-violation'],
@@ -343,6 +350,7 @@ t.test('maxDepth: the root counts as 1', (t) => {
 t.test('maxAttributes', (t) => {
   t.same(read(t, 'message', "<m a='1' b='2'/>", TIGHT), ["element <m a='1' b='2'/>"])
   t.same(read(t, 'message', "<m a='1' b='2' c='3'/>", TIGHT), ['error policy-violation'])
+  t.equal(refusal('message', "<m a='1' b='2' c='3'/>", TIGHT), 'policy-violation: more than 2 attributes')
   t.same(read(t, 'message', '<m/>', { ...TIGHT, maxAttributes: 0 }), ['element <m/>'], 'zero allowed, none given')
   t.same(read(t, 'message', "<m a='1'/>", { ...TIGHT, maxAttributes: 0 }), ['error policy-violation'], 'zero allowed, one given')
   t.end()
@@ -351,6 +359,7 @@ t.test('maxAttributes', (t) => {
 t.test('maxAttributeValueBytes: the value as written, in bytes', (t) => {
   t.same(read(t, 'message', "<m a='1234'/>", TIGHT), ["element <m a='1234'/>"])
   t.same(read(t, 'message', "<m a='12345'/>", TIGHT), ['error policy-violation'])
+  t.equal(refusal('message', "<m a='12345'/>", TIGHT), 'policy-violation: attribute value longer than 4 bytes')
   t.same(read(t, 'message', "<m a='éé'/>", TIGHT), ["element <m a='éé'/>"], '2 characters, 4 bytes')
   t.same(read(t, 'message', "<m a='é€'/>", TIGHT), ['error policy-violation'], '2 characters, 5 bytes')
   t.same(read(t, 'message', "<m a='&amp;x'/>", TIGHT), ['error policy-violation'], "'&amp;x' is 6 bytes as written, 2 once expanded")
@@ -361,6 +370,7 @@ t.test('maxAttributeValueBytes: the value as written, in bytes', (t) => {
 t.test('maxNameBytes: element and attribute names, in bytes', (t) => {
   t.same(read(t, 'message', "<abcde abcde='1'></abcde>", TIGHT), ["element <abcde abcde='1'></abcde>"])
   t.same(read(t, 'message', '<abcdef/>', TIGHT), ['error policy-violation'], 'an element name of 6 bytes')
+  t.equal(refusal('message', '<abcdef/>', TIGHT), 'policy-violation: name longer than 5 bytes')
   t.same(read(t, 'message', "<m abcdef='1'/>", TIGHT), ['error policy-violation'], 'an attribute name of 6 bytes')
   t.same(read(t, 'message', '<éé/>', { ...TIGHT, maxNameBytes: 4 }), ['element <éé/>'], 'é is 2 bytes: 4 fit')
   t.same(read(t, 'message', '<ééé/>', { ...TIGHT, maxNameBytes: 5 }), ['error policy-violation'], '6 bytes do not fit 5')
@@ -369,6 +379,7 @@ t.test('maxNameBytes: element and attribute names, in bytes', (t) => {
 
 t.test('an attribute named __proto__ is refused with policy-violation', (t) => {
   t.same(read(t, 'message', "<m __proto__='x'/>"), ['error policy-violation'])
+  t.equal(refusal('message', "<m __proto__='x'/>", XML_LIMITS), 'policy-violation: attribute name __proto__ is not supported')
   t.end()
 })
 
