@@ -230,7 +230,7 @@ function saxesRead(text: string): Parsed {
   for (const kind of ['comment', 'processinginstruction', 'doctype'] as const) {
     parser.on(kind, () => {
       // A comment is reported before its final '>'.
-      const to = kind === 'comment' ? parser.position + 1 : parser.position
+      const to = kind === 'comment' ? Math.min(text.length, parser.position + 1) : parser.position
       restricted.push({ kind, from: lastEnd, to })
       lastEnd = to
     })
