@@ -83,9 +83,9 @@ async function snapshot(pid: number, dir: string): Promise<string> {
 /** V8's committed heap, its new space, and memory outside it that V8 knows of (buffers), in bytes, from Causeway's /metrics. */
 function heapFigures(metrics: string): { committed: number; newSpace: number; external: number } {
   return {
-    committed: metricValue(metrics, 'causeway_nodejs_heap_size_total_bytes') ?? NaN,
-    newSpace: metricValue(metrics, 'causeway_nodejs_heap_space_size_total_bytes{space="new"}') ?? NaN,
-    external: metricValue(metrics, 'causeway_nodejs_external_memory_bytes') ?? NaN,
+    committed: metricValue(metrics, 'nodejs_heap_size_total_bytes') ?? NaN,
+    newSpace: metricValue(metrics, 'nodejs_heap_space_size_total_bytes{space="new"}') ?? NaN,
+    external: metricValue(metrics, 'nodejs_external_memory_bytes') ?? NaN,
   }
 }
 

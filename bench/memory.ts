@@ -187,7 +187,7 @@ async function measureOne(ctx: BenchContext, options: MemoryOptions, path: Memor
       perSessionKiB,
       prosodyPerSessionKiB,
       loginSeconds: opened.seconds,
-      heapUsedBytes: metricValue(metrics, 'causeway_nodejs_heap_size_used_bytes'),
+      heapUsedBytes: metricValue(metrics, 'nodejs_heap_size_used_bytes'),
       openByMetric: open,
       heldByMetric: held,
       stopSeconds,

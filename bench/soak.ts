@@ -209,7 +209,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       void (async () => {
         const second = Math.round((Date.now() - started) / 1000)
         const text = await cw.metrics().catch(() => '')
-        const lag = metricValue(text, 'causeway_nodejs_eventloop_lag_p99_seconds')
+        const lag = metricValue(text, 'nodejs_eventloop_lag_p99_seconds')
         const rss = memory(cw.pid)?.rssKiB
         const sample = {
           second,

@@ -21,7 +21,7 @@ import { optionSpec } from './config/options.js'
 import { boshOptions, clientStreamSettings, seeOtherUris, webSocketSettings, xmlLimits } from './config/settings.js'
 import { ClientAddressPolicy } from './edge/client-address.js'
 import type { Logger } from './observability/logger.js'
-import { createLogger } from './observability/logger.js'
+import { createLogger, lazyRequestLogger } from './observability/logger.js'
 import type { Metrics } from './observability/metrics.js'
 import { createMetrics } from './observability/metrics.js'
 import { EdgeLog } from './observability/edge-log.js'
@@ -172,6 +172,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    childLoggerFactory: (parent, bindings) => lazyRequestLogger(parent as Logger, bindings),
     // Per-request lines would drown the per-session logs (BOSH is one request per poll).
     logController: new LogController({ disableRequestLogging: true }),
     // A held BOSH request may legitimately wait boshMaxWaitMs: never cut it ourselves.

@@ -32,8 +32,11 @@ export interface Metrics {
   readonly upstreamFailures: Counter<'upstream' | 'reason'>
   /** 1 when the last connection attempt to the upstream succeeded, 0 when it failed; absent until one was made. */
   readonly upstreamUp: Gauge<'upstream'>
+  /** `causeway_stanzas_total` and `causeway_bytes_total`, read from `relayed` at each scrape. */
   readonly stanzas: Counter<'transport' | 'direction'>
   readonly bytes: Counter<'transport' | 'direction'>
+  /** What the session observers add to per stanza: plain numbers, no label look-up on the relay path. */
+  readonly relayed: Readonly<Record<Transport, RelayTally>>
   readonly closes: Counter<'transport' | 'reason' | 'condition'>
   readonly refusals: Counter<'transport' | 'reason'>
   readonly boshHeldRequests: Gauge
@@ -47,6 +50,38 @@ export interface Metrics {
   readonly forwardingLatency: Histogram<'peer'>
   /** Requests whose peer proof did not verify (refused with 403). */
   readonly peerProofFailures: Counter<'reason'>
+}
+
+/** Stanzas and bytes relayed by one transport, each way. */
+export interface RelayTally {
+  readonly stanzas: Record<Direction, number>
+  readonly bytes: Record<Direction, number>
+}
+
+const newTally = (): RelayTally => ({ stanzas: { to_upstream: 0, to_client: 0 }, bytes: { to_upstream: 0, to_client: 0 } })
+
+/** A counter of relayed traffic whose values are the tallies' at scrape time. */
+function tallyCounter(
+  name: string,
+  help: string,
+  relayed: Readonly<Record<Transport, RelayTally>>,
+  pick: (tally: RelayTally) => Record<Direction, number>,
+  registers: Registry[],
+): Counter<'transport' | 'direction'> {
+  return new Counter({
+    name,
+    help,
+    labelNames: ['transport', 'direction'],
+    registers,
+    collect() {
+      this.reset()
+      for (const transport of ['websocket', 'bosh'] as const) {
+        const counts = pick(relayed[transport])
+        this.inc({ transport, direction: 'to_upstream' }, counts.to_upstream)
+        this.inc({ transport, direction: 'to_client' }, counts.to_client)
+      }
+    },
+  })
 }
 
 /** Seconds: a page view, a short visit, a working session, a day. */
@@ -73,6 +108,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   })
   buildInfo.set({ version: options.version ?? 'unknown', node: process.versions.node, node_id: options.nodeId ?? '' }, 1)
+  const relayed = { websocket: newTally(), bosh: newTally() }
   let stateSource: (() => ReadonlyMap<string, ReadonlyMap<string, number>>) | undefined
   const sessionsByState: Gauge<'transport' | 'state'> = new Gauge({
     name: 'causeway_sessions_by_state',
@@ -133,8 +169,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['upstream'],
       registers,
     }),
-    stanzas: new Counter({ name: 'causeway_stanzas_total', help: 'Top-level elements relayed', labelNames: ['transport', 'direction'], registers }),
-    bytes: new Counter({ name: 'causeway_bytes_total', help: 'Bytes of XML relayed', labelNames: ['transport', 'direction'], registers }),
+    relayed,
+    stanzas: tallyCounter('causeway_stanzas_total', 'Top-level elements relayed', relayed, (tally) => tally.stanzas, registers),
+    bytes: tallyCounter('causeway_bytes_total', 'Bytes of XML relayed', relayed, (tally) => tally.bytes, registers),
     closes: new Counter({
       name: 'causeway_session_closes_total',
       help: 'Sessions ended, by typed reason and the condition sent (normal for none); see docs/conditions.md',

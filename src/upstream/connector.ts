@@ -14,8 +14,10 @@ import type { Clock } from '../core/clock.js'
 import { NS } from '../core/conditions.js'
 import { ClientStream } from '../core/xmpp/client-stream.js'
 import type { ClientStreamLink, ClientStreamSettings } from '../core/xmpp/client-stream.js'
-import type { RouteVerdict, UpstreamConnector, UpstreamEnd, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../core/xmpp/upstream-port.js'
-import type { Logger } from '../observability/logger.js'
+import type { Element } from 'ltx'
+import type { XmlElement } from '../core/xml/tokenizer.js'
+import type { RouteVerdict, UpstreamConnector, UpstreamEnd, UpstreamHeader, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from '../core/xmpp/upstream-port.js'
+import type { Logger, SessionLog } from '../observability/logger.js'
 import type { SrvResolver, TlsSettings } from './connect.js'
 import type { UpstreamDiagnostics } from './diagnostics.js'
 import type { UpstreamHealth } from './health.js'
@@ -32,7 +34,7 @@ export interface UpstreamSettings {
 /** What one session adds: its PROXY protocol header and its logger. */
 export interface SessionUpstreamContext {
   readonly preamble?: Uint8Array | undefined
-  readonly log: Logger
+  readonly log: SessionLog
 }
 
 /** Longest server `<text/>` repeated in an operator line. */
@@ -55,6 +57,65 @@ interface StreamFacts {
   readonly link: SocketLink | undefined
   /** A probe of the fallback rule names no domain of its own: its refusal says nothing. */
   readonly probe?: boolean
+}
+
+interface StreamWatch {
+  reached(upstream: string): void
+  ended(facts: StreamFacts, end: UpstreamEnd, opened: boolean): void
+}
+
+/**
+ * A session's UpstreamSink with its stream's first opening and its end also
+ * reported to health and diagnostics. A class: a session holds one object,
+ * not a closure per sink method.
+ */
+class WatchedSink implements UpstreamSink {
+  #opened = false
+
+  constructor(
+    private readonly sink: UpstreamSink,
+    private readonly facts: () => StreamFacts | undefined,
+    private readonly watch: StreamWatch,
+  ) {}
+
+  upstreamOpened(header: UpstreamHeader, features: Element): void {
+    if (!this.#opened) {
+      this.#opened = true
+      const f = this.facts()
+      if (f) this.watch.reached(f.upstream)
+    }
+    this.sink.upstreamOpened(header, features)
+  }
+
+  upstreamStanza(stanza: XmlElement): void {
+    this.sink.upstreamStanza(stanza)
+  }
+
+  upstreamBatchEnd(): void {
+    this.sink.upstreamBatchEnd()
+  }
+
+  upstreamAuthenticated(): void {
+    this.sink.upstreamAuthenticated()
+  }
+
+  upstreamAuthFailed(condition: string): void {
+    this.sink.upstreamAuthFailed?.(condition)
+  }
+
+  upstreamBound(jid: string): void {
+    this.sink.upstreamBound?.(jid)
+  }
+
+  upstreamWritable(): void {
+    this.sink.upstreamWritable()
+  }
+
+  upstreamClosed(end: UpstreamEnd): void {
+    const f = this.facts()
+    if (f) this.watch.ended(f, end, this.#opened)
+    this.sink.upstreamClosed(end)
+  }
 }
 
 export class Upstreams {
@@ -157,29 +218,13 @@ export class Upstreams {
 
   /** `sink`, with its stream's opening and end reported to health and diagnostics. */
   #watched(sink: UpstreamSink, facts: () => StreamFacts | undefined): UpstreamSink {
-    const { diagnostics, health } = this.#watchers
-    let opened = false
-    return {
-      upstreamOpened: (header, features) => {
-        if (!opened) {
-          opened = true
-          const f = facts()
-          if (f) health?.reached(f.upstream)
-        }
-        sink.upstreamOpened(header, features)
-      },
-      upstreamStanza: sink.upstreamStanza.bind(sink),
-      upstreamBatchEnd: sink.upstreamBatchEnd.bind(sink),
-      upstreamAuthenticated: sink.upstreamAuthenticated.bind(sink),
-      upstreamAuthFailed: (condition) => sink.upstreamAuthFailed?.(condition),
-      upstreamBound: (jid) => sink.upstreamBound?.(jid),
-      upstreamWritable: sink.upstreamWritable.bind(sink),
-      upstreamClosed: (end: UpstreamEnd) => {
-        const f = facts()
-        if (f) this.#report(f, end, opened, diagnostics, health)
-        sink.upstreamClosed(end)
-      },
-    }
+    return new WatchedSink(sink, facts, this.#watch)
+  }
+
+  /** What every watched stream reports to; one per Upstreams, not one per session. */
+  readonly #watch: StreamWatch = {
+    reached: (upstream) => this.#watchers.health?.reached(upstream),
+    ended: (f, end, opened) => this.#report(f, end, opened, this.#watchers.diagnostics, this.#watchers.health),
   }
 
   #report(f: StreamFacts, end: UpstreamEnd, opened: boolean, diagnostics: UpstreamDiagnostics | undefined, health: UpstreamHealth | undefined): void {

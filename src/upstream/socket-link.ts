@@ -6,7 +6,7 @@
  */
 import type net from 'node:net'
 import type { ClientStream, ClientStreamLink } from '../core/xmpp/client-stream.js'
-import type { Logger } from '../observability/logger.js'
+import type { SessionLog } from '../observability/logger.js'
 import { endpointsFor, openTcp, secure } from './connect.js'
 import type { ConnectFailure, Endpoint, SrvResolver, TlsSettings } from './connect.js'
 import type { UpstreamTarget } from './routing.js'
@@ -43,7 +43,7 @@ export class SocketLink implements ClientStreamLink {
     /** The XMPP domain: SRV name, TLS server name and certificate identity. */
     private readonly domain: string,
     private readonly settings: LinkSettings,
-    private readonly log: Logger,
+    private readonly log: SessionLog,
   ) {}
 
   /** The connection is TLS now (direct, or after STARTTLS). */

@@ -14,8 +14,12 @@ export interface CachedResponse {
 
 export class ResponseCache {
   readonly #capacity: number
-  /** Insertion order is rid order: responses leave in rid order (§14.2). */
-  readonly #entries = new Map<number, CachedResponse>()
+  /**
+   * Oldest first; insertion order is rid order, so responses leave in rid
+   * order (§14.2). A plain array: it never holds more than 'requests'
+   * entries (a handful), and an idle session keeps no hash table.
+   */
+  #entries: CachedResponse[] = []
 
   constructor(capacity: number) {
     if (capacity < 1) throw new RangeError('response cache capacity must be at least 1')
@@ -23,25 +27,21 @@ export class ResponseCache {
   }
 
   get size(): number {
-    return this.#entries.size
+    return this.#entries.length
   }
 
   put(rid: number, body: Uint8Array, sentAt: number): void {
-    this.#entries.delete(rid)
-    this.#entries.set(rid, { rid, body, sentAt })
-    while (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done) break
-      this.#entries.delete(oldest.value)
-    }
+    const kept = this.#entries.filter((entry) => entry.rid !== rid)
+    kept.push({ rid, body, sentAt })
+    this.#entries = kept.length > this.#capacity ? kept.slice(kept.length - this.#capacity) : kept
   }
 
   get(rid: number): CachedResponse | undefined {
-    return this.#entries.get(rid)
+    return this.#entries.find((entry) => entry.rid === rid)
   }
 
   /** §14.3: with acknowledgements, only responses "that have not yet been acknowledged" need keeping. */
   forgetThrough(rid: number): void {
-    for (const key of [...this.#entries.keys()]) if (key <= rid) this.#entries.delete(key)
+    this.#entries = this.#entries.filter((entry) => entry.rid > rid)
   }
 }

@@ -21,7 +21,8 @@ export type RidClass =
 export class RidWindow<T> {
   #last: number
   readonly #size: number
-  readonly #queued = new Map<number, T>()
+  /** Made when a request first arrives ahead of a gap (rare): an idle session keeps no hash table. */
+  #queued: Map<number, T> | undefined
 
   /** `last` is the rid already processed (the creation request's); `size` the 'requests' value. */
   constructor(last: number, size: number) {
@@ -41,12 +42,12 @@ export class RidWindow<T> {
 
   /** Requests waiting for a gap to fill. */
   get queuedCount(): number {
-    return this.#queued.size
+    return this.#queued?.size ?? 0
   }
 
   classify(rid: number): RidClass {
     if (rid <= this.#last) return 'seen'
-    if (this.#queued.has(rid)) return 'queued'
+    if (this.#queued?.has(rid)) return 'queued'
     if (rid === this.#last + 1) return 'next'
     if (rid <= this.#last + this.#size) return 'ahead'
     return 'beyond'
@@ -61,36 +62,38 @@ export class RidWindow<T> {
   /** Park an 'ahead' rid. */
   enqueue(rid: number, item: T): void {
     if (this.classify(rid) !== 'ahead') throw new RangeError(`rid ${rid} is not ahead of the window`)
-    this.#queued.set(rid, item)
+    ;(this.#queued ??= new Map()).set(rid, item)
+  }
+
+  /** The item parked under `rid`, if any. */
+  find(rid: number): T | undefined {
+    return this.#queued?.get(rid)
   }
 
   /** Swap the item of a 'queued' rid, returning the one it displaces. */
-  /** The item parked under `rid`, if any. */
-  find(rid: number): T | undefined {
-    return this.#queued.get(rid)
-  }
-
   replace(rid: number, item: T): T | undefined {
-    const previous = this.#queued.get(rid)
-    if (previous !== undefined) this.#queued.set(rid, item)
+    const previous = this.#queued?.get(rid)
+    if (previous !== undefined) this.#queued?.set(rid, item)
     return previous
   }
 
   /** The queued item at last + 1, if the gap before it has filled; it becomes processed. */
   takeNext(): T | undefined {
     const rid = this.#last + 1
-    const item = this.#queued.get(rid)
+    const item = this.#queued?.get(rid)
     if (item === undefined) return undefined
-    this.#queued.delete(rid)
+    this.#queued?.delete(rid)
     this.#last = rid
     return item
   }
 
   /** Remove every queued item, lowest rid first. */
   drain(): T[] {
-    const rids = [...this.#queued.keys()].sort((a, b) => a - b)
-    const items = rids.map((rid) => this.#queued.get(rid) as T)
-    this.#queued.clear()
+    const queued = this.#queued
+    if (queued === undefined) return []
+    const rids = [...queued.keys()].sort((a, b) => a - b)
+    const items = rids.map((rid) => queued.get(rid) as T)
+    queued.clear()
     return items
   }
 }

@@ -23,7 +23,7 @@ import type { XmlElement } from '../xml/tokenizer.js'
 import { boundJid, sasl2BoundJid, saslFailureCondition } from './auth-events.js'
 import { clientVisibleFeatures, starttlsOffer } from './stream-features.js'
 import { STREAM_CLOSE, checkStreamHeader, streamErrorXml, streamHeader, streamInfo } from './stream-header.js'
-import type { UpstreamEnd, UpstreamFailureCause, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from './upstream-port.js'
+import type { UpstreamEnd, UpstreamFailureCause, UpstreamHeader, UpstreamOpenRequest, UpstreamPort, UpstreamSink } from './upstream-port.js'
 
 /** The socket side, implemented in src/upstream; it reports through the ClientStream's `link…` methods. */
 export interface ClientStreamLink {
@@ -392,7 +392,9 @@ export class ClientStream implements UpstreamPort {
       this.#connectTimer?.cancel()
       this.#connectTimer = undefined
     }
-    this.sink.upstreamOpened({ ...streamInfo(header), secure: this.#encrypted || this.#loopback }, clientVisibleFeatures(features))
+    const info = streamInfo(header)
+    const opened: UpstreamHeader = { from: info.from, id: info.id, version: info.version, lang: info.lang, secure: this.#encrypted || this.#loopback }
+    this.sink.upstreamOpened(opened, clientVisibleFeatures(features))
     if (firstOpen && this.#state === 'open') this.#flushEarly()
   }
 

@@ -31,14 +31,9 @@ export function streamHeader(open: StreamOpenRequest): string {
 export const STREAM_CLOSE = '</stream:stream>'
 
 export function streamInfo(header: Element): StreamInfo {
-  const info: { -readonly [K in keyof StreamInfo]: StreamInfo[K] } = {}
-  const { from, id, version } = header.attrs
-  const lang = header.attrs['xml:lang']
-  if (from !== undefined) info.from = from
-  if (id !== undefined) info.id = id
-  if (version !== undefined) info.version = version
-  if (lang !== undefined) info.lang = lang
-  return info
+  // One literal, every key present (undefined when absent): all headers share one hidden class.
+  const attrs = header.attrs
+  return { from: attrs.from, id: attrs.id, version: attrs.version, lang: attrs['xml:lang'] }
 }
 
 /** RFC 6120 §4.7.5: the root must be `stream` in the streams namespace, prefix `stream`, default ns jabber:client. */

@@ -13,6 +13,7 @@ import type { BoshReply, BoshResponder } from '../../core/bosh/reply.js'
 import { terminalReply } from '../../core/bosh/reply.js'
 import { BoshSessionRegistry } from '../../core/bosh/session-registry.js'
 import { BOSH_CONDITIONS } from '../../core/conditions.js'
+import { BodyDeadlines } from './body-deadlines.js'
 import type { BoshCondition } from '../../core/conditions.js'
 import type { BoshMetrics } from '../../core/bosh/metrics.js'
 import type { XmlLimits } from '../../core/xml/stream-reader.js'
@@ -23,7 +24,7 @@ import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxiedConnection, ProxyProtocolVersion } from '../../net/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
-import { loggableId } from '../../observability/logger.js'
+import { loggableId, sessionLog } from '../../observability/logger.js'
 import type { EdgeLog } from '../../observability/edge-log.js'
 import { boundedOrigin } from '../../observability/edge-log.js'
 import type { Metrics } from '../../observability/metrics.js'
@@ -129,12 +130,12 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     },
     equip: (context) => {
       const id = loggableId(context.sid)
-      const sessionLog = log.child({ sid: id, transport: 'bosh', remote: context.ip })
-      sessionLog.debug({ to: context.params.to, waitMs: context.params.waitMs, hold: context.params.hold }, 'bosh session created')
+      const log = sessionLog(route.log, { sid: id, transport: 'bosh', remote: context.ip })
+      log.debug({ to: context.params.to, waitMs: context.params.waitMs, hold: context.params.hold }, 'bosh session created')
       // The registry hands back the facts this adapter gave it.
       const facts = context.connection as RequestFacts | undefined
       const preamble = proxyProtocolHeader(route.proxyProtocol, facts?.proxied)
-      const tracked = observers.observe(sessionLog, { id, remote: context.ip, origin: facts?.origin })
+      const tracked = observers.observe(log, { id, remote: context.ip, origin: facts?.origin })
       const routed = route.upstreams.route(context.params.to)
       const domain = routed.ok ? routed.domain : undefined
       tracked.attach({
@@ -148,7 +149,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
           return true
         },
       })
-      return { upstream: route.upstreams.forSession({ preamble, log: sessionLog }), observer: tracked.observer }
+      return { upstream: route.upstreams.forSession({ preamble, log }), observer: tracked.observer }
     },
   })
 
@@ -191,26 +192,29 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
     // body must arrive within bodyTimeoutMs. (Node's own requestTimeout is not
     // enforced once the body is being read.) The held response that follows
     // is not limited by this.
-    scope.addHook('onRequest', (request, reply, done) => {
-      if (request.method !== 'POST') return done()
-      const socket = request.raw.socket
-      const timer = route.clock.setTimeout(() => {
-        refusedAtEdge('body-timeout')
-        if (!socket || socket.destroyed || typeof socket.end !== 'function') return
-        socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-        socket.destroy()
-      }, route.bodyTimeoutMs)
-      const clear = () => timer.cancel()
-      request.raw.once('end', clear)
-      request.raw.once('close', clear)
-      reply.raw.once('finish', clear)
+    const deadlines = new BodyDeadlines(route.clock, route.bodyTimeoutMs, (request) => {
+      refusedAtEdge('body-timeout')
+      const socket = request.socket
+      if (!socket || socket.destroyed || typeof socket.end !== 'function') return
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      socket.destroy()
+    })
+    scope.addHook('onRequest', (request, _reply, done) => {
+      if (request.method === 'POST') deadlines.started(request.raw)
+      done()
+    })
+    scope.addHook('onClose', (_instance, done) => {
+      deadlines.close()
       done()
     })
 
     const post = async (request: FastifyRequest, reply: FastifyReply) => {
+      deadlines.finished(request.raw)
       const cors = corsHeaders(request)
       if (!cors) return refuseOrigin(request, reply)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      // A held request lives for up to 'wait' seconds: its Request need not keep the body (the session copies what it keeps).
+      request.body = undefined
       const forwarding = route.forwarding
       // A peer's proof (src/cluster/peer-proof.ts): believed, refused, or (no proof) ignored.
       const verdict = forwarding ? forwarding.judge(request, body) : ({ kind: 'absent' } as const)
@@ -319,6 +323,7 @@ export async function registerBoshRoute(app: FastifyInstance, route: BoshRouteOp
 
     // Oversized and malformed HTTP bodies are still answered in BOSH terms where we can.
     scope.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      deadlines.finished(request.raw)
       const cors = corsHeaders(request) ?? {}
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) {
         // Cut before parsing; answered in BOSH terms (§17.2 policy-violation) so clients stop, not retry.

@@ -5,6 +5,8 @@
  * after the upgrade is the core's (src/core/websocket/session.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import websocketPlugin from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import type { SessionAdmission } from '../../core/admission.js'
@@ -20,7 +22,7 @@ import type { ClientInfo, RequestLike } from '../../edge/client-address.js'
 import { proxyProtocolHeader } from '../../net/proxy-protocol.js'
 import type { ProxyProtocolVersion } from '../../net/proxy-protocol.js'
 import type { Logger } from '../../observability/logger.js'
-import { loggableId } from '../../observability/logger.js'
+import { loggableId, sessionLog } from '../../observability/logger.js'
 import type { EdgeLog } from '../../observability/edge-log.js'
 import { boundedOrigin } from '../../observability/edge-log.js'
 import type { Metrics } from '../../observability/metrics.js'
@@ -132,6 +134,21 @@ class WsPeer implements WebSocketPeer {
   }
 }
 
+/**
+ * After the upgrade nothing needs the HTTP request any more, but
+ * @fastify/websocket leaves it reachable from the live connection for the
+ * session's life (≈ 3 kB each: the IncomingMessage, the ServerResponse it
+ * made to route the upgrade, fastify's Request and Reply): through the
+ * response it assigned to the TCP socket, and through the `error` listener
+ * it puts on the WebSocket to call the route's error handler. The session
+ * listens for errors itself (below), so both references are let go.
+ */
+function releaseUpgradeRequest(socket: WebSocket, carrier: Socket | undefined): void {
+  const response = (carrier as (Socket & { _httpMessage?: unknown }) | undefined)?._httpMessage
+  if (carrier && response instanceof ServerResponse) response.detachSocket(carrier)
+  socket.removeAllListeners('error')
+}
+
 function offeredProtocols(request: FastifyRequest): string[] {
   const header = request.headers['sec-websocket-protocol']
   if (header === undefined) return []
@@ -207,28 +224,25 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const client = clients.get(request.raw) ?? options.clientOf(request.raw)
       const id = loggableId(options.ids.next())
-      const log = options.log.child({ sid: id, transport: 'websocket', remote: client.address })
+      const log = sessionLog(options.log, { sid: id, transport: 'websocket', remote: client.address })
+      const carrier = request.raw.socket ?? undefined
+      releaseUpgradeRequest(socket, carrier)
       const release = releases.get(request.raw)
       if (release) socket.once('close', release)
-      const tracked = observers.observe(log, { id, remote: client.address, origin: boundedOrigin(request.headers.origin) })
-      const observer = tracked.observer
       let resolveDone!: () => void
       const done = new Promise<void>((resolve) => (resolveDone = resolve))
+      const tracked = observers.observe(log, { id, remote: client.address, origin: boundedOrigin(request.headers.origin) }, () => {
+        sessions.delete(session)
+        resolveDone()
+      })
       const session: WebSocketSession = new WebSocketSession({
-        peer: new WsPeer(socket, request.raw.socket ?? undefined, (error) => {
+        peer: new WsPeer(socket, carrier, (error) => {
           if (!error) session.flushed()
         }),
         settings: options.session,
         clock: options.clock,
         upstream: options.upstreams.forSession({ preamble: proxyProtocolHeader(options.proxyProtocol, client.connection), log }),
-        observer: {
-          ...observer,
-          ended: (end) => {
-            observer.ended(end)
-            sessions.delete(session)
-            resolveDone()
-          },
-        },
+        observer: tracked.observer,
       })
       tracked.attach({
         describe: () => ({ domain: session.domain }),
@@ -247,6 +261,8 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       socket.on('pong', () => session.pong())
       socket.on('error', (error: Error & { code?: string }) => {
         log.debug({ err: error.code ?? error.message }, 'websocket error')
+        // ws has already started its close (1009 for a message too big); the connection goes now.
+        socket.terminate()
         if (error.code === WS_TOO_BIG) session.messageTooBig()
       })
       socket.on('close', (code: number) => {
