@@ -63,8 +63,26 @@ export class ClientAddressPolicy {
     this.#trusted = list
   }
 
+  /**
+   * Without trusted proxies a connection's client never changes, and a BOSH
+   * client sends a request per poll on the same keep-alive connection: its
+   * answer is kept per socket.
+   */
+  readonly #bySocket = new WeakMap<object, ClientInfo>()
+
   /** The client of one HTTP request (WebSocket upgrade or BOSH POST). */
   describe(request: RequestLike): ClientInfo {
+    const socket = request.socket
+    if (this.#trusted || !socket) return this.#describe(request)
+    let client = this.#bySocket.get(socket)
+    if (client === undefined) {
+      client = this.#describe(request)
+      this.#bySocket.set(socket, client)
+    }
+    return client
+  }
+
+  #describe(request: RequestLike): ClientInfo {
     const socket = request.socket
     const peer = socket?.remoteAddress
     const view = this.resolve(peer, request.headers, socket?.encrypted === true)

@@ -85,3 +85,15 @@ t.test('Forwarded parsing: quoting, separators inside quotes, malformed pairs', 
   t.same(parseForwarded('proto=https'), [undefined], 'no for=')
   t.same(parseForwarded(''), [])
 })
+
+t.test('one keep-alive connection: its client is worked out once without trusted proxies, per request with them', (t) => {
+  const socket = { remoteAddress: '::ffff:192.0.2.7', remotePort: 40000, localAddress: '127.0.0.1', localPort: 5280 }
+  const direct = new ClientAddressPolicy([])
+  const first = direct.describe({ headers: {}, socket })
+  t.equal(first.address, '192.0.2.7')
+  t.equal(direct.describe({ headers: { 'x-forwarded-for': '203.0.113.9' }, socket }), first, 'the same answer for the next request on that connection')
+  const proxied = new ClientAddressPolicy(['192.0.2.7'])
+  t.equal(proxied.describe({ headers: { 'x-forwarded-for': '203.0.113.9' }, socket }).address, '203.0.113.9')
+  t.equal(proxied.describe({ headers: { 'x-forwarded-for': '203.0.113.10' }, socket }).address, '203.0.113.10', 'behind a trusted proxy each request names its own client')
+  t.end()
+})
