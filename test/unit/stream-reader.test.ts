@@ -217,3 +217,19 @@ t.test('a large stanza split across many reads comes out once, whole', (t) => {
   t.equal(only?.type === 'element' ? only.element.getChildText('body') : undefined, body)
   t.end()
 })
+
+t.test('XML 1.0 §3.3.3: literal TAB, CR, LF in attribute values read as spaces, at any depth; references to them do not', (t) => {
+  for (const mode of ['stream', 'document'] as const) {
+    const reader = new XmlStreamReader(mode, XML_LIMITS)
+    const input = (mode === 'stream' ? STREAM_OPEN : '') + "<m a='x\ty'><c b='p\r\nq\rr\ns' d='&#9;&#10;&#13;'/><c b='plain'>t\te\nxt</c></m>"
+    const events = reader.write(Buffer.from(input, 'utf8'))
+    const element = events.find((e) => e.type === 'element')
+    const m = element?.type === 'element' ? element.element : undefined
+    t.equal(m?.attrs.a, 'x y', `${mode}: the element's own value`)
+    const [c1, c2] = m?.getChildren('c') ?? []
+    t.same(c1?.attrs, { b: 'p q r s', d: '\t\n\r' }, `${mode}: a child's values`)
+    t.same(c2?.attrs, { b: 'plain' }, `${mode}: untouched`)
+    t.equal(c2?.getText(), 't\te\nxt', `${mode}: text is not an attribute value`)
+  }
+  t.end()
+})

@@ -17,9 +17,24 @@ function withoutCdata(xml: string): string {
   return xml.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, text: string) => text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;')))
 }
 
+/** A start tag, its quoted values skipped whole (they may hold '>'); after withoutCdata every '<' in content is markup. */
+const START_TAG = /<[^\s/>!?][^>'"]*(?:(?:'[^']*'|"[^"]*")[^>'"]*)*>/g
+const QUOTED = /'[^']*'|"[^"]*"/g
+const VALUE_WHITESPACE = /\r\n?|[\t\n]/g
+
+/**
+ * XML 1.0 §3.3.3, which ltx does not apply: a literal TAB, CR, LF (a CR LF
+ * pair as one, §2.11) in an attribute value reads as a space, as
+ * XmlElement.attr() reads it. References to them are left to ltx.
+ */
+function normaliseValues(xml: string): string {
+  return xml.replace(START_TAG, (tag) => tag.replace(QUOTED, (value) => value.replace(VALUE_WHITESPACE, ' ')))
+}
+
 /** A complete element as an ltx tree; `parent` lets prefixes resolve against the stream root's declarations. */
 export function toElement(xml: XmlElement, parent?: Element): Element {
-  const element = parse(withoutCdata(decoder.decode(xml.bytes)))
+  const text = withoutCdata(decoder.decode(xml.bytes))
+  const element = parse(xml.valueWhitespace ? normaliseValues(text) : text)
   if (parent) element.parent = parent
   return element
 }

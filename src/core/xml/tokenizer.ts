@@ -52,6 +52,16 @@ export function copyOf(bytes: Uint8Array, start = 0, end = bytes.length): Uint8A
   return Uint8Array.prototype.slice.call(bytes, start, end)
 }
 
+// XmlElement flags: what is rare enough that the tokenizer notes it on its rare branches only.
+/** An attribute value of the start tag holds a literal TAB, CR or LF. */
+const TAG_VALUE_WHITESPACE = 1
+/** An attribute name of the start tag is not ASCII. */
+const TAG_NON_ASCII_ATTRIBUTE_NAME = 2
+/** An attribute value in the element (its start tag or a descendant's) holds a literal TAB, CR or LF. */
+const INNER_VALUE_WHITESPACE = 4
+
+const utf8Encoder = new TextEncoder()
+
 /** A complete element as it arrived: its bytes, its name, its start tag's attributes. */
 export class XmlElement {
   /** Qualified name as written (`message`, `stream:features`). */
@@ -62,6 +72,8 @@ export class XmlElement {
   readonly usesPrefixes: boolean
   /** Start tag attributes as offsets into `bytes`: name start, name end, value start, value end. */
   readonly #spans: readonly number[]
+  /** TAG_VALUE_WHITESPACE | TAG_NON_ASCII_ATTRIBUTE_NAME | INNER_VALUE_WHITESPACE. */
+  readonly #flags: number
 
   constructor(
     /** Exactly the bytes received, from `<` to the final `>`. */
@@ -70,11 +82,22 @@ export class XmlElement {
     nameEnd: number,
     spans: readonly number[],
     usesPrefixes: boolean,
+    flags = 0,
   ) {
     this.name = name
     this.nameEnd = nameEnd
     this.#spans = spans
     this.usesPrefixes = usesPrefixes
+    this.#flags = flags
+  }
+
+  /**
+   * An attribute value somewhere in the element (its start tag or a
+   * descendant's) holds a literal TAB, CR or LF, which reads as a space (XML
+   * 1.0 §3.3.3): a reader of the bytes must normalise it.
+   */
+  get valueWhitespace(): boolean {
+    return (this.#flags & (TAG_VALUE_WHITESPACE | INNER_VALUE_WHITESPACE)) !== 0
   }
 
   /** The name without its prefix. */
@@ -89,18 +112,21 @@ export class XmlElement {
     return colon < 0 ? undefined : this.name.slice(0, colon)
   }
 
-  /** An attribute of the start tag, entities expanded; undefined when absent. */
+  /** An attribute of the start tag, references expanded, whitespace normalised (XML 1.0 §3.3.3); undefined when absent. */
   attr(name: string): string | undefined {
     const i = this.#find(name)
-    return i < 0 ? undefined : decodeValue(this.bytes, this.#spans[i + 2] as number, this.#spans[i + 3] as number)
+    return i < 0 ? undefined : decodeValue(this.bytes, this.#spans[i + 2] as number, this.#spans[i + 3] as number, this.#flags & TAG_VALUE_WHITESPACE)
   }
 
-  /** The start tag has this attribute (an ASCII name), read without decoding anything. */
+  /** The start tag has this attribute, read without decoding anything. */
   has(name: string): boolean {
     return this.#find(name) >= 0
   }
 
   #find(name: string): number {
+    // Compared as UTF-8 when the tag has a non-ASCII attribute name. Otherwise the
+    // names are ASCII bytes, which a non-ASCII name never matches char for byte.
+    if (this.#flags & TAG_NON_ASCII_ATTRIBUTE_NAME) return this.#findEncoded(utf8Encoder.encode(name))
     const spans = this.#spans
     const bytes = this.bytes
     outer: for (let i = 0; i < spans.length; i += 4) {
@@ -113,12 +139,24 @@ export class XmlElement {
     return -1
   }
 
+  #findEncoded(name: Uint8Array): number {
+    const spans = this.#spans
+    const bytes = this.bytes
+    outer: for (let i = 0; i < spans.length; i += 4) {
+      const start = spans[i] as number
+      if ((spans[i + 1] as number) - start !== name.length) continue
+      for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name[k]) continue outer
+      return i
+    }
+    return -1
+  }
+
   /** Every attribute of the start tag, in document order. */
   attrs(): Record<string, string> {
     const out: Record<string, string> = {}
     const spans = this.#spans
     for (let i = 0; i < spans.length; i += 4) {
-      out[decodeName(this.bytes, spans[i] as number, spans[i + 1] as number)] = decodeValue(this.bytes, spans[i + 2] as number, spans[i + 3] as number)
+      out[decodeName(this.bytes, spans[i] as number, spans[i + 1] as number)] = decodeValue(this.bytes, spans[i + 2] as number, spans[i + 3] as number, this.#flags & TAG_VALUE_WHITESPACE)
     }
     return out
   }
@@ -170,9 +208,15 @@ const PREDEFINED: ReadonlyMap<string, string> = new Map([
   ['apos', "'"],
 ])
 
-/** An attribute value as written (already validated) → its value: entity and character references expanded. */
-function decodeValue(bytes: Uint8Array, start: number, end: number): string {
-  const raw = decodeName(bytes, start, end)
+/**
+ * An attribute value as written (already validated) → its value (XML 1.0
+ * §3.3.3): with `normalise` (the tag has a literal TAB, CR or LF in a value),
+ * each of them (a CR LF pair as one, §2.11) becomes a space; then references
+ * are expanded (a reference to whitespace stays what it stands for).
+ */
+function decodeValue(bytes: Uint8Array, start: number, end: number, normalise: number): string {
+  let raw = decodeName(bytes, start, end)
+  if (normalise !== 0) raw = raw.replace(/\r\n?|[\n\t]/g, ' ')
   if (raw.indexOf('&') < 0) return raw
   return raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_, ref: string) => {
     if (ref.charCodeAt(0) !== 0x23) return PREDEFINED.get(ref) ?? ''
@@ -187,7 +231,7 @@ const S = {
   cdataOpen: 3,
   cdata: 4,
   piName: 5,
-  piBody: 6,
+  decl: 6,
   startName: 7,
   inTag: 8,
   attrName: 9,
@@ -217,7 +261,11 @@ const QUESTION = 0x3f
 const RBRACKET = 0x5d
 const CDATA_OPEN = '[CDATA['
 const XML = 'xml'
-/** Longest entity body accepted (`#x10FFFF` and the named ones fit). */
+/** XML 1.0 §2.8 XMLDecl: its pseudo-attributes, in the only order allowed. */
+const DECL_NAMES = ['version', 'encoding', 'standalone'] as const
+/** Steps inside the XML declaration, after `<?xml` and a space. */
+const D = { separator: 0, space: 1, name: 2, beforeEq: 3, afterEq: 4, value: 5, end: 6 } as const
+/** Longest entity body accepted, leading zeros of a character reference not counted (`#x10FFFF` and the named ones fit). */
 const MAX_ENTITY = 10
 
 /** Per ASCII byte: 1 name start, 2 name char (not start), 0 neither. */
@@ -231,13 +279,21 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d
 }
 
-/** XML 1.0 §2.3 NameStartChar, for a code point at or above 0x80 (a simplification kept from the scanner it replaces). */
+/**
+ * XML 1.0 (5th edition) §2.3 NameStartChar, for a code point at or above 0x80
+ * (ASCII is NAME_CLASS). Only non-ASCII names come here; the common ranges first.
+ */
 function isNameStartCp(cp: number): boolean {
-  return cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7
+  if (cp < 0x300) return cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7
+  if (cp < 0x2000) return cp >= 0x370 && cp !== 0x37e
+  if (cp < 0x3001) return cp === 0x200c || cp === 0x200d || (cp >= 0x2070 && cp <= 0x218f) || (cp >= 0x2c00 && cp <= 0x2fef)
+  if (cp < 0x10000) return cp <= 0xd7ff || (cp >= 0xf900 && cp <= 0xfdcf) || (cp >= 0xfdf0 && cp <= 0xfffd)
+  return cp <= 0xeffff
 }
 
+/** XML 1.0 (5th edition) §2.3 NameChar at or above 0x80: NameStartChar, U+00B7, U+0300–U+036F, U+203F–U+2040. */
 function isNameCharCp(cp: number): boolean {
-  return isNameStartCp(cp) || cp === 0xb7
+  return isNameStartCp(cp) || cp === 0xb7 || (cp >= 0x300 && cp <= 0x36f) || cp === 0x203f || cp === 0x2040
 }
 
 /** XML 1.0 §2.2 Char for a decoded code point at or above 0x80 (UTF-8 validation already excludes surrogates). */
@@ -245,30 +301,31 @@ function isCharCp(cp: number): boolean {
   return cp !== 0xfffe && cp !== 0xffff
 }
 
-function validReference(bytes: Uint8Array, start: number, end: number): boolean {
-  const length = end - start
-  if (length === 0) return false
+/**
+ * The character a reference body (between '&' and ';') stands for, or -1 when
+ * it is no predefined entity nor a character reference to an XML Char. Leading
+ * zeros of a character reference are skipped (XML 1.0 §4.1 allows any number);
+ * `#inEntity` has already bounded the digits after them.
+ */
+function referenceValue(bytes: Uint8Array, start: number, end: number): number {
+  if (end === start) return -1
   if (bytes[start] !== 0x23 /* # */) {
-    return PREDEFINED.has(decodeName(bytes, start, end))
+    const text = PREDEFINED.get(decodeName(bytes, start, end))
+    return text === undefined ? -1 : text.charCodeAt(0)
   }
+  const hex = bytes[start + 1] === 0x78 /* x */
+  let i = start + (hex ? 2 : 1)
+  if (i === end) return -1
+  while (i < end && bytes[i] === 0x30) i++
   let code = 0
-  if (bytes[start + 1] === 0x78 /* x */) {
-    if (length < 3 || length > 8) return false
-    for (let i = start + 2; i < end; i++) {
-      const c = bytes[i] as number
-      const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
-      if (digit < 0) return false
-      code = code * 16 + digit
-    }
-  } else {
-    if (length < 2 || length > 8) return false
-    for (let i = start + 1; i < end; i++) {
-      const c = bytes[i] as number
-      if (c < 0x30 || c > 0x39) return false
-      code = code * 10 + (c - 0x30)
-    }
+  for (; i < end; i++) {
+    const c = bytes[i] as number
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : !hex ? -1 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
+    if (digit < 0) return -1
+    code = code * (hex ? 16 : 10) + digit
   }
-  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff)
+  const char = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff)
+  return char ? code : -1
 }
 
 export class XmlTokenizer {
@@ -297,8 +354,8 @@ export class XmlTokenizer {
   #names: number[] = []
   /** Where the current byte budget started. */
   #unitStart = 0
-  /** Nothing but whitespace (and a byte-order mark) read so far: a declaration may come. */
-  #prolog = true
+  /** Where the document starts: 3 after a byte-order mark, else 0 (the XML declaration may only come there). */
+  #docStart = 0
   // The current tag.
   #tagStart = 0
   #nameStart = 0
@@ -314,19 +371,33 @@ export class XmlTokenizer {
   #topNameEnd = 0
   #topSpans: number[] = NO_SPANS
   #topPrefixed = false
+  #topFlags = 0
+  /** XmlElement flags of the tag that starts at #tagFlagsTag (set on rare branches only, so never reset on the common path). */
+  #tagFlags = 0
+  #tagFlagsTag = -1
+  /** Where a literal TAB, CR or LF in an attribute value was last read (absolute; -1: none yet). */
+  #valueSpaceAt = -1
   // References, CDATA, the declaration, `]]>` in text.
   #entityStart = 0
+  /** Leading zeros of the character reference being read. */
+  #entityZeros = 0
   #entityReturn: State = S.text
   #matched = 0
   #brackets = 0
-  #piPrevious = 0
+  // The XML declaration.
+  #declStep = 0
+  /** The pseudo-attribute being read (index into DECL_NAMES), and the first one that may come next. */
+  #declAttr = 0
+  #declNext = 0
+  /** Its one accepted value (lower case for the encoding). */
+  #declValue = ''
   // UTF-8.
   #utfNeed = 0
   #utfCp = 0
   #utfLow = 0x80
   #utfHigh = 0xbf
   #cpStart = 0
-  /** Body mode: character data other than whitespace directly inside the root. */
+  /** Body mode: character data other than whitespace directly inside the root (see #textAtRoot). */
   #rootText = false
 
   constructor(mode: FramingMode, limits: XmlLimits, sink: XmlSink) {
@@ -368,9 +439,11 @@ export class XmlTokenizer {
     this.#rootName = undefined
     this.#names.length = 0
     this.#unitStart = 0
-    this.#prolog = true
+    this.#docStart = 0
     this.#spans.length = 0
     this.#topSpans = NO_SPANS
+    this.#tagFlagsTag = -1
+    this.#valueSpaceAt = -1
     this.#utfNeed = 0
     this.#rootText = false
   }
@@ -561,13 +634,15 @@ export class XmlTokenizer {
     switch (this.#state) {
       case S.text:
         // XML 1.0 §4.3.3: a byte-order mark may start the entity; it is not content.
-        if (cp === 0xfeff && this.#cpStart === 0) return
+        if (cp === 0xfeff && this.#cpStart === 0) {
+          this.#docStart = 3
+          return
+        }
         this.#brackets = 0
         if (this.#depth === 0) this.#fail('not-well-formed', 'text outside the root element')
         else this.#textAtRoot()
         return
       case S.lt:
-        this.#prolog = false
         if (!isNameStartCp(cp)) {
           this.#fail('not-well-formed', 'invalid character after <')
           return
@@ -593,6 +668,7 @@ export class XmlTokenizer {
           this.#fail('not-well-formed', 'malformed attribute')
           return
         }
+        this.#flagTag(TAG_NON_ASCII_ATTRIBUTE_NAME)
         this.#checkNameBytes(this.#attrNameStart)
         return
       case S.inTag:
@@ -601,6 +677,7 @@ export class XmlTokenizer {
           return
         }
         this.#startAttribute(this.#cpStart)
+        this.#flagTag(TAG_NON_ASCII_ATTRIBUTE_NAME)
         this.#checkNameBytes(this.#attrNameStart)
         return
       case S.attrValue:
@@ -608,9 +685,10 @@ export class XmlTokenizer {
         return
       case S.cdata:
         this.#brackets = 0
+        this.#textAtRoot()
         return
-      case S.piBody:
-        this.#piPrevious = 0
+      case S.decl:
+        this.#fail('not-well-formed', 'malformed XML declaration')
         return
       case S.bang:
         this.#fail('restricted-xml', 'DTDs are not allowed')
@@ -683,10 +761,15 @@ export class XmlTokenizer {
       case S.cdata:
         if (c === RBRACKET) this.#brackets += 1
         else if (c === GT && this.#brackets >= 2) {
+          // Brackets before the closing `]]>` are content.
+          if (this.#brackets > 2) this.#textAtRoot()
           this.#brackets = 0
           this.#state = S.text
           this.#tokenDone()
-        } else this.#brackets = 0
+        } else {
+          if (this.#brackets > 0 || !isSpace(c)) this.#textAtRoot()
+          this.#brackets = 0
+        }
         return
       case S.piName:
         // Only `<?xml …?>` at the very start is tolerated (RFC 6120 §11.5).
@@ -702,16 +785,12 @@ export class XmlTokenizer {
           this.#fail('restricted-xml', 'processing instructions are not allowed')
           return
         }
-        this.#piPrevious = 0
-        this.#state = S.piBody
+        this.#declStep = D.space
+        this.#declNext = 0
+        this.#state = S.decl
         return
-      case S.piBody:
-        if (c === GT && this.#piPrevious === QUESTION) {
-          this.#state = S.text
-          this.#tokenDone()
-          return
-        }
-        this.#piPrevious = c
+      case S.decl:
+        this.#inDecl(c)
         return
       case S.startName:
         this.#inStartName(c)
@@ -769,8 +848,15 @@ export class XmlTokenizer {
         }
         if (c === AMP) {
           this.#entityStart = this.#pos + 1
+          this.#entityZeros = 0
           this.#entityReturn = S.attrValue
           this.#state = S.entity
+          return
+        }
+        // A literal TAB, CR or LF (the fast path stops at them): attr() reads it as a space.
+        if (c < 0x20) {
+          this.#flagTag(TAG_VALUE_WHITESPACE)
+          this.#valueSpaceAt = this.#pos
         }
         return
       case S.entity:
@@ -829,9 +915,9 @@ export class XmlTokenizer {
         return
       }
       this.#brackets = 0
-      this.#textAtRoot()
       if (this.#keep === Infinity) this.#keep = this.#pos
       this.#entityStart = this.#pos + 1
+      this.#entityZeros = 0
       this.#entityReturn = S.text
       this.#state = S.entity
       return
@@ -848,7 +934,6 @@ export class XmlTokenizer {
       this.#fail('not-well-formed', 'text outside the root element')
       return
     }
-    this.#prolog = false
     this.#textAtRoot()
     // XML 1.0 §2.4: `]]>` may not appear in character data.
     if (c === RBRACKET) {
@@ -867,13 +952,22 @@ export class XmlTokenizer {
     if (this.#depth <= (this.#mode === 'message' ? 0 : 1)) this.#keep = Infinity
   }
 
+  /**
+   * Body mode: character data directly inside <body> that is not whitespace.
+   * XEP-0124 §6 says the wrapper "MUST NOT contain any XML character data";
+   * readBody (src/core/bosh/body.ts) refuses it but lets whitespace through
+   * (pretty-printed bodies; test/unit/bosh/body.test.ts "whitespace is not
+   * character data"). What counts is the character data itself, however it
+   * is written: literal text, a reference or a CDATA section. So `&#32;` is
+   * whitespace like a literal space (allowed), `&amp;` is not, and
+   * `<![CDATA[hello]]>` is text while `<![CDATA[ ]]>` is not: the same
+   * character data, the same answer, as a conforming parser reports it.
+   */
   #textAtRoot(): void {
     if (this.#depth === 1 && this.#mode === 'body') this.#rootText = true
   }
 
   #afterLt(c: number): void {
-    const atStart = this.#prolog
-    this.#prolog = false
     if (c === SLASH) {
       if (this.#depth === 0) {
         this.#fail('not-well-formed', 'end tag without a start tag')
@@ -888,7 +982,8 @@ export class XmlTokenizer {
       return
     }
     if (c === QUESTION) {
-      if (!atStart || this.#rootSeen) {
+      // XML 1.0 §2.8: only the XML declaration, and only at the very start (a byte-order mark aside; not even whitespace before it).
+      if (this.#tagStart !== this.#docStart) {
         this.#fail('restricted-xml', 'processing instructions are not allowed')
         return
       }
@@ -900,8 +995,113 @@ export class XmlTokenizer {
       this.#fail('not-well-formed', 'invalid character after <')
       return
     }
-    if (c === COLON) this.#notePrefix(this.#pos, this.#pos)
     this.#startTag(this.#pos)
+    // After #startTag, which starts the tag's flags afresh: a leading ':' is an empty prefix.
+    if (c === COLON) this.#notePrefix(this.#pos, this.#pos)
+  }
+
+  /**
+   * XML 1.0 §2.8: XMLDecl ::= '<?xml' VersionInfo EncodingDecl? SDDecl? S? '?>',
+   * read byte by byte. The version must be 1.0 (RFC 6120 §11: XML 1.0; a
+   * 1.1 document follows other character rules), the encoding, if named,
+   * UTF-8 (RFC 6120 §11.6; names compare case-insensitively, XML 1.0 §4.3.3),
+   * standalone yes or no.
+   */
+  #inDecl(c: number): void {
+    switch (this.#declStep) {
+      case D.separator:
+      case D.space:
+        if (isSpace(c)) {
+          this.#declStep = D.space
+          return
+        }
+        if (c === QUESTION && this.#declNext > 0) {
+          this.#declStep = D.end
+          return
+        }
+        if (this.#declStep === D.space) {
+          // The version first (required), then encoding, then standalone, each at most once.
+          for (let k = this.#declNext; k < DECL_NAMES.length; k++) {
+            if (c === (DECL_NAMES[k] as string).charCodeAt(0)) {
+              this.#declAttr = k
+              this.#declNext = k + 1
+              this.#matched = 1
+              this.#declStep = D.name
+              return
+            }
+            if (k === 0) break
+          }
+        }
+        break
+      case D.name: {
+        const name = DECL_NAMES[this.#declAttr] as string
+        if (this.#matched < name.length) {
+          if (c !== name.charCodeAt(this.#matched)) break
+          this.#matched += 1
+          return
+        }
+        if (isSpace(c)) {
+          this.#declStep = D.beforeEq
+          return
+        }
+        if (c === EQUALS) {
+          this.#declStep = D.afterEq
+          return
+        }
+        break
+      }
+      case D.beforeEq:
+        if (isSpace(c)) return
+        if (c !== EQUALS) break
+        this.#declStep = D.afterEq
+        return
+      case D.afterEq:
+        if (isSpace(c)) return
+        if (c !== QUOTE && c !== APOS) break
+        this.#quote = c
+        this.#matched = 0
+        this.#declValue = this.#declAttr === 0 ? '1.0' : this.#declAttr === 1 ? 'utf-8' : 'yes'
+        this.#declStep = D.value
+        return
+      case D.value: {
+        if (this.#declAttr === 2 && this.#matched === 0 && c === 0x6e /* n */) this.#declValue = 'no'
+        const value = this.#declValue
+        if (c === this.#quote && this.#matched === value.length) {
+          this.#declStep = D.separator
+          return
+        }
+        const lower = this.#declAttr === 1 && c >= 0x41 && c <= 0x5a ? c + 0x20 : c
+        if (this.#matched < value.length && lower === value.charCodeAt(this.#matched)) {
+          this.#matched += 1
+          return
+        }
+        if (this.#declAttr === 1) {
+          this.#fail('unsupported-encoding', 'only UTF-8 is supported')
+          return
+        }
+        this.#fail('not-well-formed', this.#declAttr === 0 ? 'XML declaration: version must be 1.0' : 'XML declaration: standalone must be yes or no')
+        return
+      }
+      case D.end:
+        if (c !== GT) break
+        this.#state = S.text
+        this.#tokenDone()
+        return
+    }
+    this.#fail('not-well-formed', 'malformed XML declaration')
+  }
+
+  /** Note a rare property of the current start tag for its XmlElement. */
+  #flagTag(flag: number): void {
+    if (this.#tagFlagsTag !== this.#tagStart) {
+      this.#tagFlagsTag = this.#tagStart
+      this.#tagFlags = 0
+    }
+    this.#tagFlags |= flag
+  }
+
+  #currentTagFlags(): number {
+    return this.#tagFlagsTag === this.#tagStart ? this.#tagFlags : 0
   }
 
   #startTag(nameStart: number): void {
@@ -1039,17 +1239,32 @@ export class XmlTokenizer {
   }
 
   #inEntity(c: number): void {
+    const work = this.#work
+    const start = this.#entityStart - this.#workBase
     if (c === SEMICOLON) {
-      if (!validReference(this.#work, this.#entityStart - this.#workBase, this.#pos - this.#workBase)) {
+      // The ';' is a byte of the value as written, like every other.
+      if (this.#entityReturn === S.attrValue && !this.#checkValueBytes()) return
+      const value = referenceValue(work, start, this.#pos - this.#workBase)
+      if (value < 0) {
         // Undeclared entities are a well-formedness error (XML 1.0 WFC: Entity Declared).
         this.#fail('not-well-formed', 'unknown entity or invalid character reference')
         return
       }
       this.#state = this.#entityReturn
-      if (this.#state === S.text) this.#tokenDone()
+      if (this.#state === S.text) {
+        // A reference directly inside <body> is character data by what it stands for: see #textAtRoot.
+        if (!isSpace(value)) this.#textAtRoot()
+        this.#tokenDone()
+      }
       return
     }
-    if (this.#pos - this.#entityStart >= MAX_ENTITY) {
+    // XML 1.0 §4.1: a character reference may have any number of leading zeros.
+    // They are skipped without limit (the byte budget and the value limit still
+    // count them); what follows them is bounded.
+    const length = this.#pos - this.#entityStart - this.#entityZeros
+    if (c === 0x30 && work[start] === 0x23 /* # */ && (length === 1 || (length === 2 && work[start + 1] === 0x78) /* x */)) {
+      this.#entityZeros += 1
+    } else if (length >= MAX_ENTITY) {
       this.#fail('not-well-formed', 'unknown entity or stray &')
       return
     }
@@ -1071,7 +1286,7 @@ export class XmlTokenizer {
         // The root's start tag is all the sink gets of it.
         const end = this.#pos + 1
         const bytes = this.#sliceCopy(this.#tagStart, end)
-        const root = new XmlElement(bytes, this.#nameString(), this.#nameEnd - this.#tagStart, this.#relativeSpans(this.#tagStart), this.#prefixed)
+        const root = new XmlElement(bytes, this.#nameString(), this.#nameEnd - this.#tagStart, this.#relativeSpans(this.#tagStart), this.#prefixed, this.#currentTagFlags())
         this.#rootName = bytes.slice(1, this.#nameEnd - this.#tagStart)
         this.#keep = Infinity
         // The stream header is its own unit; the first stanza starts afresh (a body is one unit).
@@ -1083,6 +1298,7 @@ export class XmlTokenizer {
     if (topLevel) {
       this.#topNameEnd = this.#nameEnd
       this.#topSpans = this.#spans.slice()
+      this.#topFlags = this.#currentTagFlags()
     }
     this.#names.push(this.#nameStart, this.#nameEnd - this.#nameStart)
   }
@@ -1127,7 +1343,7 @@ export class XmlTokenizer {
     const end = this.#pos + 1
     const start = this.#topStart
     const bytes = this.#slice(start, end)
-    const element = new XmlElement(bytes, this.#nameAt(start + 1, this.#topNameEnd), this.#topNameEnd - start, this.#relativeTopSpans(start), this.#topPrefixed)
+    const element = new XmlElement(bytes, this.#nameAt(start + 1, this.#topNameEnd), this.#topNameEnd - start, this.#relativeTopSpans(start), this.#topPrefixed, this.#valueSpaceAt > start ? this.#topFlags | INNER_VALUE_WHITESPACE : this.#topFlags)
     this.#keep = Infinity
     // A stanza just ended: the next one starts a fresh byte budget.
     if (this.#mode === 'stream') this.#unitStart = end

@@ -137,6 +137,11 @@ t.test('XEP-0124 §6: anything but one well-formed httpbind <body/> is bad-reque
   t.equal(failure(wrap(`rid='1' content='text/xml&#10;X-Injected: 1'`)).condition, 'bad-request', 'content must be a header value')
   t.equal(failure(wrap(`sid='s' rid='2' pause='0'`)).condition, 'bad-request')
   t.ok(request(`<body xmlns='${HTTPBIND}' rid='1'>\n  \n</body>`), 'whitespace is not character data')
+  t.equal(failure(`<body xmlns='${HTTPBIND}' rid='1'><![CDATA[hello]]></body>`).condition, 'bad-request', 'character data in a CDATA section')
+  t.equal(failure(`<body xmlns='${HTTPBIND}' rid='1'>&amp;</body>`).condition, 'bad-request', 'character data written as a reference')
+  t.ok(request(`<body xmlns='${HTTPBIND}' rid='1'>&#32;<![CDATA[\n]]>&#x0A;</body>`), 'whitespace however written is not character data')
+  t.equal(failure(`<?xml version='1.0' encoding='ISO-8859-1'?><body xmlns='${HTTPBIND}' rid='1'/>`).condition, 'bad-request', 'an encoding other than UTF-8 (RFC 6120 §11.6)')
+  t.ok(request(`<?xml version='1.0' encoding='utf-8'?><body xmlns='${HTTPBIND}' rid='1'/>`), 'the XML declaration, UTF-8')
 })
 
 t.test('XEP-0124 §6: a failure names the sid when the wrapper had one', async (t) => {

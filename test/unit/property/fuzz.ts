@@ -252,19 +252,32 @@ function charRef(ch: string, how: Escape): string {
 /**
  * Encode text for element content or an attribute value, each character
  * raw (when allowed) or as a named entity / decimal / hex reference.
+ * `value` is what a conforming parser reads back from an attribute value
+ * (XML 1.0 §2.11, §3.3.3: a raw TAB, LF, CR or CR LF pair reads as one
+ * space; a reference to one stays what it stands for).
  */
-function encode(pairs: ReadonlyArray<readonly [string, Escape]>, quote: string | undefined): string {
+function encode(pairs: ReadonlyArray<readonly [string, Escape]>, quote: string | undefined): { xml: string; value: string } {
   let out = ''
+  let value = ''
+  let rawCr = false
   for (const [piece, how] of pairs) {
     for (const ch of piece) {
       const named = ch === '<' ? '&lt;' : ch === '&' ? '&amp;' : ch === '>' ? '&gt;' : ch === '"' ? '&quot;' : ch === "'" ? '&apos;' : undefined
       const mustEscape = ch === '<' || ch === '&' || ch === quote || (ch === '>' && quote === undefined && out.endsWith(']]'))
-      if (how === 0 && !mustEscape) out += ch
-      else if ((how === 0 || how === 1) && named !== undefined) out += named
+      if (how === 0 && !mustEscape) {
+        out += ch
+        if (ch === '\t' || ch === '\n' || ch === '\r') {
+          if (!(ch === '\n' && rawCr)) value += ' '
+          rawCr = ch === '\r'
+          continue
+        }
+      } else if ((how === 0 || how === 1) && named !== undefined) out += named
       else out += charRef(ch, how === 3 ? 3 : 2)
+      value += ch
+      rawCr = false
     }
   }
-  return out
+  return { xml: out, value }
 }
 
 const encodedPiece: fc.Arbitrary<ReadonlyArray<readonly [string, Escape]>> = fc.array(fc.tuple(xmlChar, escapeArb), { maxLength: 10 })
@@ -292,7 +305,7 @@ function joinContent(pieces: readonly string[]): string {
 export const textArb: fc.Arbitrary<Built<string>> = fc
   .array(
     fc.oneof(
-      { weight: 4, arbitrary: encodedPiece.map((pairs) => ({ model: pairs.map((p) => p[0]).join(''), xml: encode(pairs, undefined) })) },
+      { weight: 4, arbitrary: encodedPiece.map((pairs) => ({ model: pairs.map((p) => p[0]).join(''), xml: encode(pairs, undefined).xml })) },
       { weight: 1, arbitrary: cdata },
     ),
     { minLength: 1, maxLength: 3 },
@@ -301,7 +314,10 @@ export const textArb: fc.Arbitrary<Built<string>> = fc
 
 /** A quoted attribute value, either quote style. */
 export function attrValueArb(chars: fc.Arbitrary<ReadonlyArray<readonly [string, Escape]>> = encodedPiece): fc.Arbitrary<Built<string>> {
-  return fc.tuple(fc.constantFrom("'", '"'), chars).map(([q, pairs]) => ({ model: pairs.map((p) => p[0]).join(''), xml: q + encode(pairs, q) + q }))
+  return fc.tuple(fc.constantFrom("'", '"'), chars).map(([q, pairs]) => {
+    const { xml, value } = encode(pairs, q)
+    return { model: value, xml: q + xml + q }
+  })
 }
 
 /** An exact value, encoded in random ways. */

@@ -229,10 +229,11 @@ t.test('(c) valid generated streams and documents come out as they went in', (t)
         el: e.type === 'stream-start' || e.type === 'element' ? normElement(e.element) : e.type === 'error' ? e.failure : undefined,
       }))
       deepStrictEqual(actual, expected)
-      // and what they re-serialise to reads back the same
+      // and what they re-serialise to reads back the same (serialize(): ltx's toString()
+      // writes TAB, CR, LF in values literally, which a conforming reader normalises)
       for (const e of events) {
         if (e.type !== 'element') continue
-        const again = feed('document', [e.element.toString()])
+        const again = feed('document', [serialize(e.element)])
         strictEqual(again.length, 1)
         const first = again[0]
         ok(first?.type === 'element')

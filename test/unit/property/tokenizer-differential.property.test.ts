@@ -11,21 +11,22 @@
  * - saxes accepts → the first "profile violation" in input order decides:
  *   a comment, processing instruction or DOCTYPE (RFC 6120 §11.1) →
  *   `restricted-xml`; a limit of limits.ts or an attribute named
- *   `__proto__` → `policy-violation`; none → accepted. Either way the events
+ *   `__proto__` → `policy-violation`; an XML declaration naming a version
+ *   other than 1.0 → `not-well-formed`, or an encoding other than UTF-8
+ *   (RFC 6120 §11.6) → `unsupported-encoding`; none → accepted. Either way the events
  *   before the violation are exactly the complete elements saxes saw, with
  *   exact bytes, names, attributes and content.
  * - the whole input, byte by byte, random chunks and a reused tokenizer
  *   give identical results.
  *
- * Disagreements the fuzzing found are named in GAPS, with the rule
- * involved, and pinned at the end of this file by `todo` assertions on minimal
- * reproducers. A disagreement is excused only when it is exactly a known
- * gap: the input passes once that construct is repaired (REPAIRS) or that
- * one limit check is left out, or the element-level difference is the one
- * described. Excused cases are counted (tap prints the counts); anything
- * else fails the property.
+ * Any disagreement fails the property. The disagreements the fuzzing found
+ * have been fixed, and are pinned at the end of this file by plain
+ * assertions on minimal reproducers. The one known gap left (GAPS) is not an
+ * XML 1.0 rule, so saxes without namespaces never shows it: the namespace
+ * property counts it, and a `todo` assertion pins it.
  */
 import t from 'tap'
+import type { Test } from 'tap'
 import fc from 'fast-check'
 import { SaxesParser } from 'saxes'
 import { XmlTokenizer } from '../../../src/core/xml/tokenizer.js'
@@ -157,8 +158,10 @@ interface Parsed {
   readonly restricted: Array<{ readonly kind: string; readonly from: number; readonly to: number }>
   /** Where the last complete event ended. */
   readonly lastEnd: number
-  /** Character data directly inside the root: non-whitespace after expansion / in raw text or a reference / from CDATA. */
-  readonly rootChars: { spec: boolean; rawTextOrReference: boolean }
+  /** Character data directly inside the root that is not whitespace (references expanded, CDATA included). */
+  readonly rootChars: { spec: boolean }
+  /** The XML declaration, with the string index just after it. */
+  readonly decl?: { readonly version?: string; readonly encoding?: string; readonly end: number }
 }
 
 const XML_SPACE = /^[ \t\r\n]*$/
@@ -171,7 +174,8 @@ function saxesRead(text: string): Parsed {
   const tags: SaxTag[] = []
   const open: SaxTag[] = []
   const restricted: Array<{ kind: string; from: number; to: number }> = []
-  const rootChars = { spec: false, rawTextOrReference: false }
+  const rootChars = { spec: false }
+  let decl: Parsed['decl']
   let attrs: SaxAttr[] = []
   let tagStart = 0
   let lastEnd = 0
@@ -185,7 +189,10 @@ function saxesRead(text: string): Parsed {
     else if (s !== '') children.push(s)
   }
   parser.on('error', (e) => (closing ? closeErrors.push(e.message) : readErrors.push(parser.position)))
-  parser.on('xmldecl', () => (lastEnd = parser.position))
+  parser.on('xmldecl', (d) => {
+    lastEnd = parser.position
+    decl = { version: d.version, encoding: d.encoding, end: parser.position }
+  })
   parser.on('opentagstart', () => {
     attrs = []
     tagStart = text.lastIndexOf('<', parser.position - 1)
@@ -216,8 +223,6 @@ function saxesRead(text: string): Parsed {
     const rawEnd = parser.position - 1
     if (open.length === 1) {
       if (!XML_SPACE.test(s)) rootChars.spec = true
-      const raw = text.slice(lastEnd, rawEnd)
-      if (raw.includes('&') || !XML_SPACE.test(raw)) rootChars.rawTextOrReference = true
     }
     appendText(s)
     lastEnd = rawEnd
@@ -238,21 +243,7 @@ function saxesRead(text: string): Parsed {
   parser.write(text)
   closing = true
   parser.close()
-  return { text, readErrors, closeErrors, tags, restricted, lastEnd, rootChars }
-}
-
-/** An attribute value as written, with references expanded but without XML 1.0 §3.3.3 whitespace normalisation (saxes reads it). */
-function expandWithoutNormalising(raw: string, quote: string): string {
-  if (!/[&\t\n\r]/.test(raw)) return raw
-  const escaped = raw.replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`)
-  const parser = new SaxesParser()
-  let value: string | undefined
-  parser.on('opentag', (tag) => (value = (tag.attributes as Record<string, string>).a))
-  parser.on('error', (e) => {
-    throw new Error(`cannot expand ${JSON.stringify(raw)}: ${e.message}`)
-  })
-  parser.write(`<x a=${quote}${escaped}${quote}/>`).close()
-  return value ?? ''
+  return { text, readErrors, closeErrors, tags, restricted, lastEnd, rootChars, ...(decl ? { decl } : {}) }
 }
 
 /** UTF-8 offsets of every string index (a low surrogate gets its pair's start). */
@@ -334,11 +325,20 @@ interface Violation {
 
 /**
  * Everything in a saxes-accepted input that the tokenizer must refuse:
- * restricted XML (RFC 6120 §11.1) and the limits of limits.ts.
+ * restricted XML (RFC 6120 §11.1), the XML declaration's version and
+ * encoding, and the limits of limits.ts.
  */
-function violations(mode: FramingMode, parsed: Parsed, at: Uint32Array, events: readonly Expected[], limits: XmlLimits, length: number, gaps?: Notes): Violation[] {
+function violations(mode: FramingMode, parsed: Parsed, at: Uint32Array, events: readonly Expected[], limits: XmlLimits, length: number): Violation[] {
   const b = (i: number): number => at[i] as number
   const out: Violation[] = []
+  const decl = parsed.decl
+  if (decl) {
+    // saxes takes any 1.x (and reads 1.1 by XML 1.1 rules) and any encoding name.
+    if (decl.version !== '1.0') out.push({ conditions: ['not-well-formed'], from: 0, to: b(decl.end), why: `XML declaration version ${decl.version}` })
+    else if (decl.encoding !== undefined && decl.encoding.toLowerCase() !== 'utf-8') {
+      out.push({ conditions: ['unsupported-encoding'], from: 0, to: b(decl.end), why: `XML declaration encoding ${decl.encoding}` })
+    }
+  }
   for (const r of parsed.restricted) out.push({ conditions: ['restricted-xml'], from: b(r.from), to: b(r.to), why: r.kind })
   const bytes = (s: string): number => Buffer.byteLength(s, 'utf8')
   for (const tag of parsed.tags) {
@@ -348,10 +348,7 @@ function violations(mode: FramingMode, parsed: Parsed, at: Uint32Array, events: 
     if (tag.attrs.length > limits.maxAttributes) why.push(`${tag.attrs.length} attributes`)
     for (const a of tag.attrs) {
       if (bytes(a.name) > limits.maxNameBytes) why.push(`attribute name ${a.name}`)
-      if (bytes(a.raw) > limits.maxAttributeValueBytes) {
-        if (gaps && bytes(a.raw) === limits.maxAttributeValueBytes + 1 && /&(#x?[0-9a-fA-F]+|[a-z]+);$/.test(a.raw)) gaps.add('value-limit-final-reference')
-        else why.push(`value of ${a.name}`)
-      }
+      if (bytes(a.raw) > limits.maxAttributeValueBytes) why.push(`value of ${a.name}`)
       if (a.name === '__proto__') why.push('__proto__')
     }
     if (why.length > 0) out.push({ conditions: ['policy-violation'], from: b(tag.start), to: b(tag.end), why: why.join(', ') })
@@ -385,11 +382,8 @@ interface Analysis {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-/**
- * The verdict for one input. With `gaps`, the limit violation the tokenizer
- * is known to miss ('value-limit-final-reference') is left out, and noted.
- */
-function analyse(mode: FramingMode, bytes: Uint8Array, limits: XmlLimits, gaps?: Notes): Analysis {
+/** The verdict for one input. */
+function analyse(mode: FramingMode, bytes: Uint8Array, limits: XmlLimits): Analysis {
   const bad = firstInvalidUtf8(bytes)
   const text = decoder.decode(bytes.subarray(0, bad))
   const parsed = saxesRead(text)
@@ -405,7 +399,7 @@ function analyse(mode: FramingMode, bytes: Uint8Array, limits: XmlLimits, gaps?:
     return { verdict: { kind: 'refuse-any', firstBad: bytes.length, why: `saxes at the end: ${parsed.closeErrors.join(' ')}` } }
   }
   const events = expectedEvents(mode, parsed, at)
-  const found = violations(mode, parsed, at, events, limits, bytes.length, gaps)
+  const found = violations(mode, parsed, at, events, limits, bytes.length)
   const first = found[0]
   if (first) {
     // Whatever overlaps the first violation may be decided first (a budget ending inside a comment).
@@ -421,36 +415,20 @@ function analyse(mode: FramingMode, bytes: Uint8Array, limits: XmlLimits, gaps?:
 
 // ─── comparing one element ──────────────────────────────────────────────────
 
-/**
- * A name as the tokenizer documents `usesPrefixes`: a ':' whose prefix is
- * not `xml` or `xmlns`. With `emptyElementPrefix` false, an element name's
- * leading ':' (an empty prefix, not a QName at all) does not count: that is
- * what the tokenizer does today (known gap 'leading-colon').
- */
-function prefixed(name: string, emptyPrefix = true): boolean {
+/** A name as the tokenizer documents `usesPrefixes`: a ':' whose prefix is not `xml` or `xmlns` (an empty prefix counts). */
+function prefixed(name: string): boolean {
   for (let i = name.indexOf(':'); i >= 0; i = name.indexOf(':', i + 1)) {
     const prefix = name.slice(0, i)
-    if (prefix === '' && !emptyPrefix) continue
     if (prefix !== 'xml' && prefix !== 'xmlns') return true
   }
   return false
 }
 
-function subtreeUsesPrefixes(tree: Tree, emptyElementPrefix = true): boolean {
-  return prefixed(tree.name, emptyElementPrefix) || tree.attrs.some(([n]) => prefixed(n)) || tree.children.some((c) => typeof c !== 'string' && subtreeUsesPrefixes(c, emptyElementPrefix))
+function subtreeUsesPrefixes(tree: Tree): boolean {
+  return prefixed(tree.name) || tree.attrs.some(([n]) => prefixed(n)) || tree.children.some((c) => typeof c !== 'string' && subtreeUsesPrefixes(c))
 }
 
-function checkUsesPrefixes(actual: boolean, expected: boolean, asToday: boolean, what: string, notes: Notes): void {
-  if (actual !== expected && actual === asToday) notes.add('leading-colon')
-  else same(actual, expected, what)
-}
-
-const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s)
-
-/** Known gaps met while checking one input (names from GAPS). */
-type Notes = Set<GapName>
-
-function compareElement(expected: Expected, e: XmlElement, snapshot: Uint8Array | undefined, input: Uint8Array, notes: Notes): void {
+function compareElement(expected: Expected, e: XmlElement, snapshot: Uint8Array | undefined, input: Uint8Array): void {
   const tag = expected.tag
   const span = input.subarray(expected.from, expected.to)
   same(hex(e.bytes), hex(span), `${expected.kind} ${tag.name}: bytes are exactly the input from '<' to '>'`)
@@ -459,39 +437,22 @@ function compareElement(expected: Expected, e: XmlElement, snapshot: Uint8Array 
   const colon = tag.name.indexOf(':')
   same([e.prefix, e.localName], colon < 0 ? [undefined, tag.name] : [tag.name.slice(0, colon), tag.name.slice(colon + 1)], `${tag.name}: prefix and localName`)
   same(e.nameEnd, 1 + Buffer.byteLength(tag.name), `${tag.name}: nameEnd`)
-  // Attribute values as saxes reads them, or (known gap) with literal TAB, CR and LF kept.
-  const entries = Object.entries(e.attrs())
-  same(
-    entries.map(([name]) => name),
-    tag.attrs.map((a) => a.name),
-    `${tag.name}: attrs() names in document order`,
-  )
-  const values = tag.attrs.map((a, i) => {
-    const got = entries[i]?.[1]
-    if (got === a.value) return a.value
-    same(got, expandWithoutNormalising(a.raw, a.quote), `${tag.name}: attrs() value of ${a.name}, references expanded`)
-    notes.add('attr-normalisation')
-    return got as string
-  })
-  tag.attrs.forEach((a, i) => {
-    const got = e.attr(a.name)
-    if (isAscii(a.name)) {
-      same(got, values[i], `${tag.name}: attr('${a.name}')`)
-      check(e.has(a.name), `${tag.name}: has('${a.name}')`)
-    } else if (got === undefined) notes.add('non-ascii-attr-lookup')
-    else same(got, values[i], `${tag.name}: attr('${a.name}')`)
-  })
+  // Attribute values as saxes reads them: references expanded, whitespace normalised (XML 1.0 §3.3.3).
+  same(Object.entries(e.attrs()), tag.attrs.map((a) => [a.name, a.value]), `${tag.name}: attrs() in document order`)
+  for (const a of tag.attrs) {
+    same(e.attr(a.name), a.value, `${tag.name}: attr('${a.name}')`)
+    check(e.has(a.name), `${tag.name}: has('${a.name}')`)
+  }
   for (const absent of ['zz-absent', 'to', 'xmlns']) {
     if (tag.attrs.some((a) => a.name === absent)) continue
     same(e.attr(absent), undefined, `${tag.name}: attr('${absent}') of an absent attribute`)
     check(!e.has(absent), `${tag.name}: has('${absent}') of an absent attribute`)
   }
   if (expected.kind === 'rootStart') {
-    const attrs = tag.attrs.some((a) => prefixed(a.name))
-    checkUsesPrefixes(e.usesPrefixes, prefixed(tag.name) || attrs, prefixed(tag.name, false) || attrs, `${tag.name}: usesPrefixes of the start tag`, notes)
+    same(e.usesPrefixes, prefixed(tag.name) || tag.attrs.some((a) => prefixed(a.name)), `${tag.name}: usesPrefixes of the start tag`)
     return
   }
-  checkUsesPrefixes(e.usesPrefixes, subtreeUsesPrefixes(tag.tree), subtreeUsesPrefixes(tag.tree, false), `${tag.name}: usesPrefixes`, notes)
+  same(e.usesPrefixes, subtreeUsesPrefixes(tag.tree), `${tag.name}: usesPrefixes`)
   // Content: the element's own bytes, read again by saxes as a document, are the same tree.
   const again = saxesRead(new TextDecoder().decode(e.bytes))
   same([...again.readErrors, ...again.closeErrors], [], `${tag.name}: its bytes alone are a well-formed document`)
@@ -519,10 +480,10 @@ function checkShape(mode: FramingMode, run: TokRun): void {
 const describe = (bytes: Uint8Array): string => JSON.stringify(new TextDecoder().decode(bytes))
 
 /** The differential check of one input (fed whole); throws a Mismatch. */
-function differential(mode: FramingMode, limits: XmlLimits, bytes: Uint8Array, notes: Notes, tolerant: boolean): void {
+function differential(mode: FramingMode, limits: XmlLimits, bytes: Uint8Array): void {
   const run = tokenize(mode, limits, [bytes])
   checkShape(mode, run)
-  const { verdict, parsed } = analyse(mode, bytes, limits, tolerant ? notes : undefined)
+  const { verdict, parsed } = analyse(mode, bytes, limits)
   const failure = run.events.find((e) => e.kind === 'error')?.failure
   const emitted = run.events.filter((e) => e.kind !== 'error')
   const where = `${mode} ${describe(bytes)}`
@@ -544,28 +505,23 @@ function differential(mode: FramingMode, limits: XmlLimits, bytes: Uint8Array, n
     case 'refuse': {
       check(failure !== undefined, `the tokenizer accepts input with ${verdict.why}: ${where}`)
       check(verdict.conditions.has(failure.condition), `refused with ${failure.condition} (${failure.text}), expected ${[...verdict.conditions].join(' or ')} for ${verdict.why}: ${where}`)
-      compareEvents(verdict.events, emitted, bytes, notes, where)
+      compareEvents(verdict.events, emitted, bytes, where)
       return
     }
     case 'open':
-      compareEvents(verdict.events, emitted, bytes, notes, where)
+      compareEvents(verdict.events, emitted, bytes, where)
       return
     case 'accept': {
       check(failure === undefined, `the tokenizer refuses well-formed, unrestricted input within the limits with ${failure?.condition} (${failure?.text}): ${where}`)
-      compareEvents(verdict.events, emitted, bytes, notes, where)
+      compareEvents(verdict.events, emitted, bytes, where)
       if (mode !== 'stream') check(run.complete, '`complete` once the document is read')
-      if (mode === 'body' && parsed) {
-        if (run.rootText !== parsed.rootChars.spec) {
-          check(run.rootText === parsed.rootChars.rawTextOrReference, `rootText is ${run.rootText}: ${where}`)
-          notes.add('root-text')
-        }
-      }
+      if (mode === 'body' && parsed) same(run.rootText, parsed.rootChars.spec, `rootText (${where})`)
       return
     }
   }
 }
 
-function compareEvents(expected: readonly Expected[], emitted: readonly TokEvent[], input: Uint8Array, notes: Notes, where: string): void {
+function compareEvents(expected: readonly Expected[], emitted: readonly TokEvent[], input: Uint8Array, where: string): void {
   same(
     emitted.map((e) => `${e.kind} ${e.element?.name ?? ''}`),
     expected.map((e) => `${e.kind} ${e.kind === 'rootEnd' ? '' : e.tag.name}`),
@@ -574,7 +530,7 @@ function compareEvents(expected: readonly Expected[], emitted: readonly TokEvent
   expected.forEach((x, i) => {
     const e = emitted[i] as TokEvent
     if (x.kind === 'rootEnd' || !e.element) return
-    compareElement(x, e.element, e.snapshot, input, notes)
+    compareElement(x, e.element, e.snapshot, input)
     if (x.kind === 'element') {
       // Fed in one piece, an element is a view of that piece (zero-copy).
       check(e.element.bytes.buffer === input.buffer && e.element.bytes.byteOffset === input.byteOffset + x.from, `${x.tag.name}: a view of the input`)
@@ -584,92 +540,14 @@ function compareEvents(expected: readonly Expected[], emitted: readonly TokEvent
 
 // ─── known gaps: disagreements found, reported, not fixed here ──────────────
 
-/** XML 1.0 (5th ed.) §2.3 NameStartChar. */
-function isNameStartChar(cp: number): boolean {
-  return (
-    cp === 0x3a ||
-    (cp >= 0x41 && cp <= 0x5a) ||
-    cp === 0x5f ||
-    (cp >= 0x61 && cp <= 0x7a) ||
-    (cp >= 0xc0 && cp <= 0xd6) ||
-    (cp >= 0xd8 && cp <= 0xf6) ||
-    (cp >= 0xf8 && cp <= 0x2ff) ||
-    (cp >= 0x370 && cp <= 0x37d) ||
-    (cp >= 0x37f && cp <= 0x1fff) ||
-    (cp >= 0x200c && cp <= 0x200d) ||
-    (cp >= 0x2070 && cp <= 0x218f) ||
-    (cp >= 0x2c00 && cp <= 0x2fef) ||
-    (cp >= 0x3001 && cp <= 0xd7ff) ||
-    (cp >= 0xf900 && cp <= 0xfdcf) ||
-    (cp >= 0xfdf0 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0xeffff)
-  )
-}
-
-/** What the tokenizer takes for a name start above 0x7F (its documented simplification). */
-const tokenizerNameStart = (cp: number): boolean => cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7
-
 /**
  * Every known disagreement: the name the counts use → the rule involved.
  * Each one is pinned by `todo` assertions at the end of this file.
  */
 const GAPS = {
-  'name-characters': 'XML 1.0 §2.3 NameStartChar/NameChar: U+3000, U+E000, U+037E, U+2000, a leading U+0300 … are taken as name characters (accepted)',
-  'xml-declaration': 'XML 1.0 §2.8 XMLDecl: after leading whitespace, or with any content (no version, version 2.0, bad standalone), the declaration is accepted',
-  'char-ref-leading-zeros': 'XML 1.0 §4.1 CharRef: a reference longer than 8 characters (leading zeros: &#x0000041;) is refused (not-well-formed)',
-  'value-limit-final-reference': "limits.ts maxAttributeValueBytes: the ';' of a reference that ends a value is not counted (max + 1 bytes pass)",
-  'attr-normalisation': 'XML 1.0 §3.3.3: attr()/attrs() keep literal TAB, CR, LF in values where a conforming parser reads spaces',
-  'non-ascii-attr-lookup': 'attr(name) and namespace() find no attribute whose name is not ASCII (attrs() does)',
-  'root-text': 'body mode rootText: CDATA directly inside <body> is missed, a whitespace reference (&#32;) counts as text',
-  'leading-colon': "usesPrefixes: an element name starting with ':' does not count (an attribute name does)",
   'namespace-well-formedness': 'XML-NAMES / RFC 6120 §11.3 namespace-well-formedness (unbound prefixes, xmlns:p="", a:b:c) is not checked',
 } as const
 type GapName = keyof typeof GAPS
-
-interface Repair {
-  readonly gap: GapName
-  /** The input with the gap's construct made harmless, or undefined when it has none. */
-  repair(text: string): string | undefined
-}
-
-/**
- * Disagreements that a whole input can show. Each repair touches only the
- * construct of its gap, so a remaining disagreement still fails the test.
- */
-const REPAIRS: readonly Repair[] = [
-  {
-    gap: 'name-characters',
-    repair(text) {
-      let changed = false
-      const out = Array.from(text, (ch) => {
-        const cp = ch.codePointAt(0) as number
-        if (tokenizerNameStart(cp) && !isNameStartChar(cp)) {
-          changed = true
-          return 'x'
-        }
-        return ch
-      }).join('')
-      return changed ? out : undefined
-    },
-  },
-  {
-    gap: 'xml-declaration',
-    repair(text) {
-      // The tokenizer reads up to the first '?>' (or to the end of what it was given).
-      const m = /^(\uFEFF?[ \t\r\n]*)<\?xml[ \t\r\n][\s\S]*?(\?>|$)/.exec(text)
-      return m ? (m[1] as string) + text.slice(m[0].length) : undefined
-    },
-  },
-  {
-    gap: 'char-ref-leading-zeros',
-    repair(text) {
-      const out = text.replace(/&#(x)?(0+)([0-9a-fA-F]+);/g, (all, x: string | undefined, _zeros: string, digits: string) =>
-        x === undefined && !/^[0-9]+$/.test(digits) ? all : `&#${x ?? ''}${digits};`,
-      )
-      return out === text ? undefined : out
-    },
-  },
-]
 
 const counts = new Map<GapName, number>()
 const note = (name: GapName): void => {
@@ -678,35 +556,9 @@ const note = (name: GapName): void => {
 /** How often each mode met each verdict: shows what the generators reach. */
 const verdicts = new Map<string, number>()
 
-/** Differential check; a disagreement is excused only by known gaps whose repair (or tolerance) removes it. */
+/** Differential check: any disagreement fails (a Mismatch). */
 function checkInput(mode: FramingMode, limits: XmlLimits, bytes: Uint8Array): void {
-  let first: Mismatch | undefined
-  const attempt = (input: Uint8Array, tolerant: boolean, used: readonly GapName[]): boolean => {
-    try {
-      const notes: Notes = new Set()
-      differential(mode, limits, input, notes, tolerant)
-      for (const n of [...used, ...notes]) note(n)
-      return true
-    } catch (error) {
-      if (!(error instanceof Mismatch)) throw error
-      first ??= error
-      return false
-    }
-  }
-  if (attempt(bytes, false, []) || attempt(bytes, true, [])) return
-  // Repairs apply to the text up to the first invalid UTF-8 byte; what follows is kept as it is.
-  const bad = firstInvalidUtf8(bytes)
-  const tail = bytes.subarray(bad)
-  let current = decoder.decode(bytes.subarray(0, bad))
-  const used: GapName[] = []
-  for (const { gap, repair } of REPAIRS) {
-    const repaired = repair(current)
-    if (repaired === undefined) continue
-    current = repaired
-    used.push(gap)
-    if (attempt(concatBytes([utf8(current), tail]), true, used)) return
-  }
-  throw first
+  differential(mode, limits, bytes)
 }
 
 // ─── inputs ─────────────────────────────────────────────────────────────────
@@ -778,6 +630,7 @@ const CONTENT_SNIPPETS = [
   '&foo;', '&nbsp;', '&AMP;', '&amp', 'a & b', '&;', '&#;', '&#x;', '&lt', '&constructor;', '&abcdefghijklmn;', '&amp;&lt;&gt;&quot;&apos;', '&#65;',
   '&#x41;', '&#x10FFFF;', '&#9;&#xA;&#13;&#x20;', '&#x0041;', '&#x000041;', '&#x0000041;', '&#0000065;', '&#00000065;', '&#0;', '&#x0;', '&#xD800;',
   '&#xDFFF;', '&#xFFFE;', '&#xFFFF;', '&#x110000;', '&#1114112;', '&#X41;', '&#x4G;', '&#-1;', '&#8;', '&#x1F;',
+  '&#x000000000000000041;', '&#0000000000000000000065;', '&#x0000000000000000110000;', '&#x00000000000000000000;', '&#32;', '&#x0000020;', '&#10;&#9;',
   // `]]>` in text
   'a]]>b', ']]]>', ']]&gt;', ']>', ']]', ']]<x/>>',
   // tags
@@ -785,7 +638,7 @@ const CONTENT_SNIPPETS = [
   '<-a/>', "<a =''/>", "<a b = '1' />", "<a\tb='1'/>", '<a:b/>', '<:a/>', '<a:/>', '<a::b/>', '<xmlns:a/>', "<a __proto__='x'/>", "<a d='1' d='2'/>",
   '<a d=\'1\' d="1"/>', "<a v='x<y'/>", "<a v='>'/>", "<a v='a&b'/>", '<a v="\'"/>', "<a v='\"'/>", "<a v='x\ty\nz\r\nw'/>", "<a v='&#9;&#10;&#13;'/>",
   // CDATA
-  '<![CDATA[a]]>', '<![CDATA[<&]]>', '<![CDATA[', '<![cdata[x]]>', '<![CDATA[]]]]>', '<![CDATA[ ]]>',
+  '<![CDATA[a]]>', '<![CDATA[<&]]>', '<![CDATA[', '<![cdata[x]]>', '<![CDATA[]]]]>', '<![CDATA[ ]]>', '<![CDATA[]]]>', '<![CDATA[]] ]]>', '<![CDATA[\n\t]]>', '<![CDATA[]]>',
   // restricted XML
   '<!-- c -->', '<!---->', '<!-- a -- b -->', '<?pi x?>', "<?xml-stylesheet href='a'?>", '<?XML x?>', "<?xml version='1.0'?>", '<!DOCTYPE x>',
   "<!ENTITY x 'y'>", '<!ELEMENT a ANY>',
@@ -797,12 +650,15 @@ const CONTENT_SNIPPETS = [
 const ATTR_SNIPPETS = [
   " v='x<y'", " v='a&b'", " v='&foo;'", " v='&#0;'", " v='&#x41;&amp;'", " v='x\ty\r\nz'", " d='1' d='2'", " __proto__='x'", ' bare', ' v=unquoted',
   " v='1'w='2'", " xmlns:p=''", " xmlns:p='urn:p' p:x='1'", " p:x='1'", " xml:lang='en'", " v='&#x0000041;'", " v='\u0001'", " v='>]]>'",
+  " v='&#x0000000000000041;'", " é='1'", " :v='1'", " v='a\r\nb\tc\rd\ne'", " v='&#9;\t'",
 ]
 
 // prettier-ignore
 const PROLOG_SNIPPETS = [
   '', '', '', "<?xml version='1.0'?>", '\ufeff', '\ufeff<?xml version="1.0" encoding="UTF-8"?>', " <?xml version='1.0'?>", '<?xml?>', '<?xml foo?>',
   "<?xml version='2.0'?>", "<?xml version='1.0' standalone='maybe'?>", '<!DOCTYPE r>', '<!-- c -->', '<?pi?>', 'text', '&amp;', '</x>',
+  "<?xml version='1.1'?>", "<?xml version='1.0' encoding='ISO-8859-1'?>", '<?xml version = "1.0" encoding=\'utf-8\' standalone="no" ?>',
+  "<?xml version='1.0' standalone='yes' encoding='UTF-8'?>", "<?xml version='1.0'encoding='UTF-8'?>", "<?xml version='1.0'?>\n<?xml version='1.0'?>",
   '<![CDATA[x]]>', '\n\t ',
 ]
 
@@ -1053,11 +909,12 @@ t.test('known gaps met while fuzzing (counts; each is pinned by a todo assertion
   t.end()
 })
 
-// ─── known disagreements, pinned with minimal reproducers ───────────────────
+// ─── disagreements found by the fuzzing, pinned with minimal reproducers ───
 //
-// Each test states the reference behaviour (saxes, or the documented rule) as
-// a plain assertion and the tokenizer's expected behaviour as a `todo`
-// assertion: it runs, and reports "not ok # TODO" until the tokenizer is fixed.
+// Each test states the reference behaviour (saxes, or the documented rule) and
+// the tokenizer's behaviour as plain assertions. The gap still open states the
+// tokenizer's expected behaviour as a `todo` assertion: it runs, and reports
+// "not ok # TODO" until the tokenizer is fixed.
 
 /** saxes' verdict on a whole document: the first error message, or undefined when well-formed. */
 function saxesError(xml: string, xmlns = false): string | undefined {
@@ -1073,80 +930,155 @@ function tokenizerVerdict(mode: FramingMode, xml: string, limits: XmlLimits = GE
   return failure ? `error ${failure.condition}` : 'accepted'
 }
 
+/** The same verdict fed whole and byte by byte (every rule is decided at one byte). */
+function verdictAnySplit(t: Test, mode: FramingMode, xml: string, limits: XmlLimits = GENEROUS): string {
+  t.same(observable(tokenize(mode, limits, byteByByte(utf8(xml)))), observable(tokenize(mode, limits, [utf8(xml)])), `byte by byte = whole: ${JSON.stringify(xml.slice(0, 60))}`)
+  return tokenizerVerdict(mode, xml, limits)
+}
+
 const todo = (gap: GapName): { todo: string } => ({ todo: `known gap ${gap}: ${GAPS[gap]}` })
 
 t.test('XML 1.0 §2.3: a name character outside NameStartChar/NameChar is not-well-formed', (t) => {
-  for (const xml of ['<a\u3000/>', '<\ue000/>', '<a b\u2000="1"/>', '<a\u037e/>', '<\u0300a/>', '<\u{f0000}/>']) {
+  for (const xml of ['<a\u3000/>', '<\ue000/>', '<a b\u2000="1"/>', '<a\u037e/>', '<\u0300a/>', '<\u{f0000}/>', '<\u00b7/>', '<a\u00d7/>', '<a\u2041/>', '<a\ufdd0/>']) {
     t.ok(saxesError(xml), `saxes refuses ${JSON.stringify(xml)}`)
-    t.equal(tokenizerVerdict('message', xml), 'error not-well-formed', `the tokenizer refuses ${JSON.stringify(xml)}`, todo('name-characters'))
+    t.equal(verdictAnySplit(t, 'message', xml), 'error not-well-formed', `the tokenizer refuses ${JSON.stringify(xml)}`)
+  }
+  for (const xml of ['<a\u0300/>', '<a\u00b7b/>', '<\u037f/>', '<a\u203f\u2040/>', '<\u200c/>', '<\u3001/>', '<\ufdf0/>', '<\u{10000}/>', '<\u{effff}/>', '<\u00c0\u02ff/>', "<a \u00e9='1'/>"]) {
+    t.equal(saxesError(xml), undefined, `saxes accepts ${JSON.stringify(xml)}`)
+    t.equal(verdictAnySplit(t, 'message', xml), 'accepted', `the tokenizer accepts ${JSON.stringify(xml)}`)
   }
   t.end()
 })
 
 t.test('XML 1.0 §2.8: only a well-formed XML declaration, at the very start', (t) => {
-  for (const xml of [" <?xml version='1.0'?><a/>", '<?xml foo?><a/>', "<?xml version='2.0'?><a/>", "<?xml version='1.0' standalone='maybe'?><a/>", "<?xml version='1.0' <b>?><a/>"]) {
+  for (const xml of [
+    " <?xml version='1.0'?><a/>",
+    "\n<?xml version='1.0'?><a/>",
+    '<?xml foo?><a/>',
+    "<?xml version='2.0'?><a/>",
+    "<?xml version='1.0' standalone='maybe'?><a/>",
+    "<?xml version='1.0' <b>?><a/>",
+    "<?xml encoding='UTF-8' version='1.0'?><a/>",
+    "<?xml version='1.0' standalone='yes' encoding='UTF-8'?><a/>",
+    "<?xml version='1.0'encoding='UTF-8'?><a/>",
+    "<?xml version='1.0' version='1.0'?><a/>",
+    '<?xml version="1.0\'?><a/>',
+    "<?xml version='1.0'? ><a/>",
+    "<?xml version='1.0'?><?xml version='1.0'?><a/>",
+  ]) {
     t.ok(saxesError(xml), `saxes refuses ${JSON.stringify(xml)}`)
-    t.not(tokenizerVerdict('message', xml), 'accepted', `the tokenizer refuses ${JSON.stringify(xml)}`, todo('xml-declaration'))
+    t.not(verdictAnySplit(t, 'message', xml), 'accepted', `the tokenizer refuses ${JSON.stringify(xml)}`)
   }
-  t.equal(tokenizerVerdict('message', "\ufeff<?xml version='1.0' encoding='UTF-8' standalone='yes'?><a/>"), 'accepted', 'a correct one after a byte-order mark')
+  for (const xml of [
+    "\ufeff<?xml version='1.0' encoding='UTF-8' standalone='yes'?><a/>",
+    '<?xml version="1.0" encoding="utf-8" standalone="no" ?>\n<a/>',
+    "<?xml\tversion = '1.0'\r\n encoding\n=\t'Utf-8'?><a/>",
+    "<?xml version='1.0' standalone='no'?><a/>",
+  ]) {
+    t.equal(saxesError(xml), undefined, `saxes accepts ${JSON.stringify(xml)}`)
+    t.equal(verdictAnySplit(t, 'message', xml), 'accepted', `the tokenizer accepts ${JSON.stringify(xml)}`)
+  }
+  // Well-formed XML that the profile refuses: XML 1.0 only, UTF-8 only (RFC 6120 §11.6).
+  t.equal(saxesError("<?xml version='1.1'?><a/>"), undefined, 'saxes accepts version 1.1')
+  t.equal(verdictAnySplit(t, 'message', "<?xml version='1.1'?><a/>"), 'error not-well-formed', 'the tokenizer reads XML 1.0 only')
+  t.equal(verdictAnySplit(t, 'message', "<?xml version='1.0' encoding='ISO-8859-1'?><a/>"), 'error unsupported-encoding', 'another encoding')
+  t.equal(verdictAnySplit(t, 'message', "<?xml version='1.0' encoding='UTF-16'?><a/>"), 'error unsupported-encoding', 'UTF-16')
+  t.equal(verdictAnySplit(t, 'message', "<?xml-stylesheet href='a'?><a/>"), 'error restricted-xml', 'a processing instruction is still restricted XML')
   t.end()
 })
 
 t.test('XML 1.0 §4.1: a character reference may have leading zeros', (t) => {
-  for (const xml of ['<a>&#x0000041;</a>', '<a>&#00000065;</a>', "<a b='&#x00000000041;'/>"]) {
-    t.equal(saxesError(xml), undefined, `saxes accepts ${xml}`)
-    t.equal(tokenizerVerdict('message', xml), 'accepted', `the tokenizer accepts ${xml}`, todo('char-ref-leading-zeros'))
+  const zeros = '0'.repeat(1000)
+  for (const xml of ['<a>&#x0000041;</a>', '<a>&#00000065;</a>', "<a b='&#x00000000041;'/>", `<a>&#x${zeros}10FFFF;&#${zeros}1114111;</a>`, '<a>&#x000041;</a>']) {
+    t.equal(saxesError(xml), undefined, `saxes accepts ${xml.slice(0, 40)}`)
+    t.equal(verdictAnySplit(t, 'message', xml), 'accepted', `the tokenizer accepts ${xml.slice(0, 40)}`)
   }
-  t.equal(tokenizerVerdict('message', '<a>&#x000041;</a>'), 'accepted', 'up to 8 characters it does')
+  for (const xml of [`<a>&#x${zeros};</a>`, `<a>&#x${zeros}110000;</a>`, `<a>&#${zeros}1114112;</a>`, '<a>&#x00000000000000000000000000000000000000000000000000100000041;</a>', '<a>&#1000000000000000000000000000065;</a>']) {
+    t.ok(saxesError(xml), `saxes refuses ${xml.slice(0, 40)}`)
+    t.equal(verdictAnySplit(t, 'message', xml), 'error not-well-formed', `the tokenizer refuses ${xml.slice(0, 40)}`)
+  }
+  // The zeros are bytes of the value as written: the value limit counts them.
+  const limits: XmlLimits = { ...GENEROUS, maxAttributeValueBytes: 11 }
+  t.equal(tokenizerVerdict('message', "<a b='&#x0000041;'/>", limits), 'accepted', '11 bytes fit')
+  t.equal(tokenizerVerdict('message', "<a b='&#x00000041;'/>", limits), 'error policy-violation', '12 do not')
   t.end()
 })
 
 t.test('limits.ts maxAttributeValueBytes counts every byte of the value as written', (t) => {
   const limits: XmlLimits = { ...GENEROUS, maxAttributeValueBytes: 3 }
-  t.equal(tokenizerVerdict('message', "<a b='abc'/>", limits), 'accepted', '3 bytes fit')
-  t.equal(tokenizerVerdict('message', "<a b='abcd'/>", limits), 'error policy-violation', '4 bytes do not')
-  t.equal(tokenizerVerdict('message', "<a b='&lt;x'/>", limits), 'error policy-violation', "nor do the 5 bytes of '&lt;x'")
-  t.equal(tokenizerVerdict('message', "<a b='&lt;'/>", limits), 'error policy-violation', "nor the 4 bytes of '&lt;'", todo('value-limit-final-reference'))
+  t.equal(verdictAnySplit(t, 'message', "<a b='abc'/>", limits), 'accepted', '3 bytes fit')
+  t.equal(verdictAnySplit(t, 'message', "<a b='abcd'/>", limits), 'error policy-violation', '4 bytes do not')
+  t.equal(verdictAnySplit(t, 'message', "<a b='&lt;x'/>", limits), 'error policy-violation', "nor do the 5 bytes of '&lt;x'")
+  t.equal(verdictAnySplit(t, 'message', "<a b='&lt;'/>", limits), 'error policy-violation', "nor the 4 bytes of '&lt;'")
+  t.equal(verdictAnySplit(t, 'message', "<a b='&lt;'/>", { ...limits, maxAttributeValueBytes: 4 }), 'accepted', "'&lt;' fits in 4")
   t.end()
 })
 
 t.test('XML 1.0 §3.3.3: attribute values are normalised (literal TAB, CR, LF read as spaces)', (t) => {
-  const xml = "<a b='x\ty\r\nz' c='&#9;&#10;'/>"
+  const xml = "<a b='x\ty\r\nz\rw\n' c='&#9;&#10;' d='plain'/>"
   let saxesValues: Record<string, string> = {}
   const parser = new SaxesParser()
   parser.on('opentag', (tag) => (saxesValues = { ...(tag.attributes as Record<string, string>) }))
   parser.write(xml).close()
-  t.same(saxesValues, { b: 'x y z', c: '\t\n' }, 'saxes: literal whitespace normalised, references kept')
+  t.same(saxesValues, { b: 'x y z w ', c: '\t\n', d: 'plain' }, 'saxes: literal whitespace normalised, references kept')
   const e = tokenize('message', GENEROUS, [utf8(xml)]).events[0]?.element
   t.equal(e?.attr('c'), '\t\n', 'references to whitespace stay as they are')
-  t.equal(e?.attr('b'), 'x y z', 'attr()', todo('attr-normalisation'))
-  t.same(e?.attrs(), saxesValues, 'attrs()', todo('attr-normalisation'))
+  t.equal(e?.attr('b'), 'x y z w ', 'attr()')
+  t.same(e?.attrs(), saxesValues, 'attrs()')
+  t.equal(e && new TextDecoder().decode(e.bytes), xml, 'the bytes stay as they came')
   t.end()
 })
 
 t.test('attr() and namespace() with a non-ASCII attribute name', (t) => {
-  const a = tokenize('message', GENEROUS, [utf8("<a é='1'/>")]).events[0]?.element
-  t.same(a?.attrs(), { é: '1' }, 'attrs() has it')
-  t.equal(a?.attr('é'), '1', "attr('é')", todo('non-ascii-attr-lookup'))
+  const a = tokenize('message', GENEROUS, [utf8("<a é='1' b='2'/>")]).events[0]?.element
+  t.same(a?.attrs(), { é: '1', b: '2' }, 'attrs() has it')
+  t.equal(a?.attr('é'), '1', "attr('é')")
+  t.equal(a?.attr('b'), '2', "attr('b') next to it")
+  t.ok(a?.has('é'), "has('é')")
+  t.equal(a?.attr('Ã©'), undefined, "attr('Ã©'): the UTF-8 bytes of 'é' read as Latin-1 are another name")
   const p = tokenize('message', GENEROUS, [utf8("<é:a xmlns:é='urn:x'/>")]).events[0]?.element
-  t.equal(p?.namespace(), 'urn:x', 'namespace() of a non-ASCII prefix', todo('non-ascii-attr-lookup'))
+  t.equal(p?.namespace(), 'urn:x', 'namespace() of a non-ASCII prefix')
   t.end()
 })
 
 t.test('body mode: rootText is non-whitespace character data directly inside <body>', (t) => {
-  t.equal(tokenize('body', GENEROUS, [utf8('<body>hello</body>')]).rootText, true, 'text')
-  t.equal(tokenize('body', GENEROUS, [utf8('<body> <a>x</a> </body>')]).rootText, false, 'whitespace, and text deeper down')
-  t.equal(tokenize('body', GENEROUS, [utf8('<body><![CDATA[hello]]></body>')]).rootText, true, 'a CDATA section', todo('root-text'))
-  t.equal(tokenize('body', GENEROUS, [utf8('<body>&#32;</body>')]).rootText, false, 'a space written as &#32;', todo('root-text'))
+  const rootText = (xml: string): boolean => {
+    const whole = tokenize('body', GENEROUS, [utf8(xml)])
+    t.equal(whole.failed, false, `well-formed: ${xml}`)
+    t.equal(tokenize('body', GENEROUS, byteByByte(utf8(xml))).rootText, whole.rootText, `byte by byte: ${xml}`)
+    return whole.rootText
+  }
+  t.equal(rootText('<body>hello</body>'), true, 'text')
+  t.equal(rootText('<body> <a>x</a> </body>'), false, 'whitespace, and text deeper down')
+  t.equal(rootText('<body><![CDATA[hello]]></body>'), true, 'a CDATA section')
+  t.equal(rootText('<body><![CDATA[]]]></body>'), true, "a CDATA section holding ']'")
+  t.equal(rootText('<body><![CDATA[]] ]]></body>'), true, "a CDATA section holding ']] '")
+  t.equal(rootText('<body><![CDATA[\u00e9]]></body>'), true, 'a CDATA section holding a non-ASCII character')
+  t.equal(rootText('<body><![CDATA[ \n]]><![CDATA[]]></body>'), false, 'CDATA sections holding whitespace or nothing')
+  t.equal(rootText('<body><a><![CDATA[x]]></a></body>'), false, 'CDATA deeper down')
+  t.equal(rootText('<body>&#32;&#x9;&#10;&#xD;</body>'), false, 'whitespace written as references')
+  t.equal(rootText('<body>&#x00020;</body>'), false, 'with leading zeros')
+  t.equal(rootText('<body>&amp;</body>'), true, 'a reference to something else')
+  t.equal(rootText('<body>&#65;</body>'), true, 'a character reference to a letter')
   t.end()
 })
 
 t.test("usesPrefixes: a name with ':' after an empty prefix, element or attribute alike", (t) => {
   t.equal(tokenize('message', GENEROUS, [utf8("<m :b='1'/>")]).events[0]?.element?.usesPrefixes, true, "an attribute name ':b'")
-  t.equal(tokenize('message', GENEROUS, [utf8('<m><:a/></m>')]).events[0]?.element?.usesPrefixes, true, "an element name ':a'", todo('leading-colon'))
+  t.equal(tokenize('message', GENEROUS, [utf8('<m><:a/></m>')]).events[0]?.element?.usesPrefixes, true, "an element name ':a'")
+  t.equal(tokenize('message', GENEROUS, [utf8('<:m/>')]).events[0]?.element?.usesPrefixes, true, "the element's own name ':m'")
+  t.equal(tokenize('stream', GENEROUS, [utf8('<s><:a/>')]).events[1]?.element?.usesPrefixes, true, "a stanza named ':a'")
+  t.equal(tokenize('message', GENEROUS, [utf8('<m><a/></m>')]).events[0]?.element?.usesPrefixes, false, 'no prefix')
   t.end()
 })
 
+// Left open: namespace-well-formedness is not XML 1.0 well-formedness. Checking
+// it means keeping every in-scope prefix declaration (a stack per element) and
+// resolving every prefixed element and attribute name, work on the relay path
+// for stanzas Causeway only passes through, which the XMPP server checks
+// itself (RFC 6120 §11.3 puts the duty on the receiving entity, and it refuses
+// them with its own stream error). What Causeway reads itself (stream features,
+// errors, BOSH bodies) resolves namespaces where it uses them.
 t.test('XML-NAMES (RFC 6120 §11.3): namespace-well-formedness', (t) => {
   for (const xml of ['<p:a/>', "<a xmlns:p=''/>", '<a:b:c/>', '<:a/>', "<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>"]) {
     t.equal(saxesError(xml), undefined, `XML 1.0 well-formed: ${xml}`)

@@ -398,6 +398,10 @@ t.test('RFC 6120 §11.1: comments, processing instructions and DTDs are restrict
   }
   t.same(read(t, 'message', '<m/><!-- c -->'), ['element <m/>', 'error restricted-xml'], 'a comment after the root')
   t.same(read(t, 'message', "<?xml version='1.0' encoding='UTF-8'?><m/>"), ['element <m/>'], 'RFC 6120 §11.5: the XML declaration at the start is fine')
+  t.same(read(t, 'message', "\n<?xml version='1.0'?><m/>"), ['error restricted-xml'], 'XML 1.0 §2.8: not after whitespace (it is then a processing instruction)')
+  t.same(read(t, 'message', "<?xml version='1.1'?><m/>"), ['error not-well-formed'], 'XML 1.0 only')
+  t.same(read(t, 'message', "<?xml version='1.0' standalone='maybe'?><m/>"), ['error not-well-formed'], 'standalone is yes or no')
+  t.same(read(t, 'message', "<?xml version='1.0' encoding='ISO-8859-1'?><m/>"), ['error unsupported-encoding'], 'RFC 6120 §11.6: UTF-8 only')
   t.same(read(t, 'message', '<m><![CDATA[<x>&]]></m>'), ['element <m><![CDATA[<x>&]]></m>'], 'CDATA sections inside an element are fine, kept as written')
   t.end()
 })
