@@ -27,6 +27,9 @@ t.test('RFC 7395 §3.4: <open/> in the framing namespace opens the stream', (t) 
   t.match(frame(`<open xmlns='${FRAMING}' to='x'/>`), { kind: 'error', failure: { condition: 'unsupported-version' } })
   t.match(frame("<open xmlns='jabber:client' to='x' version='1.0'/>"), { kind: 'error', failure: { condition: 'invalid-namespace' } })
   t.match(frame("<stream:open xmlns:stream='urn:ietf:params:xml:ns:xmpp-framing' to='x' version='1.0'/>"), { kind: 'error', failure: { condition: 'invalid-namespace' } })
+  // RFC 6120 §4.9.3.10: a top-level element taken out of every namespace is not a stanza in a supported one.
+  t.match(frame('<enable xmlns=""\n/>'), { kind: 'error', failure: { condition: 'invalid-namespace' } })
+  t.match(frame("<message xmlns='' to='a@b'><body>x</body></message>"), { kind: 'error', failure: { condition: 'invalid-namespace' } })
   t.end()
 })
 

@@ -113,6 +113,10 @@ function classify(root: XmlElement): ClientFrame {
   if (ns === undefined && root.prefix !== undefined) {
     return { kind: 'error', failure: streamFailure('bad-namespace-prefix', `prefix of <${root.name}> is not declared`) }
   }
+  if (ns === '') {
+    // RFC 6120 §4.9.3.10: xmlns='' takes the element out of every namespace, and no content namespace is none.
+    return { kind: 'error', failure: streamFailure('invalid-namespace', `<${root.name}> is in no namespace (xmlns='')`) }
+  }
   if (ns === NS.stream && local === 'stream') {
     return { kind: 'error', failure: streamFailure('unsupported-stanza-type', '<stream:stream> is not used over WebSocket') }
   }
