@@ -3,8 +3,8 @@
  * command-line flags (`npm run bench -- --rounds 6`). Bad values are errors.
  */
 
-export type PathName = 'tcp' | 'cw-ws' | 'cw-bosh' | 'prosody-ws' | 'prosody-bosh'
-export const ALL_PATHS: readonly PathName[] = ['cw-ws', 'cw-bosh', 'prosody-ws', 'prosody-bosh', 'tcp']
+export type PathName = 'tcp' | 'tcp-pipe' | 'cw-ws' | 'cw-bosh' | 'prosody-ws' | 'prosody-bosh'
+export const ALL_PATHS: readonly PathName[] = ['cw-ws', 'cw-bosh', 'prosody-ws', 'prosody-bosh', 'tcp-pipe', 'tcp']
 
 export type ScenarioName = 'login' | 'throughput' | 'latency' | 'memory'
 export const ALL_SCENARIOS: readonly ScenarioName[] = ['login', 'throughput', 'latency', 'memory']

@@ -7,6 +7,7 @@
  *   cw-bosh       load generator ──BOSH──▶ Causeway ──TCP──▶ Prosody
  *   prosody-ws    load generator ──WebSocket──▶ Prosody's mod_websocket
  *   prosody-bosh  load generator ──BOSH──▶ Prosody's mod_bosh
+ *   tcp-pipe      load generator ──TCP──▶ a bare Node pipe ──TCP──▶ Prosody c2s   (the floor for a Node relay)
  *
  * Every path logs in the same way: SASL PLAIN and resource binding.
  */
@@ -23,7 +24,7 @@ export interface PathInfo {
   readonly name: PathName
   readonly label: string
   readonly kind: LinkKind
-  /** The sessions go through a Causeway process (its CPU is the relay CPU). */
+  /** The sessions go through a relay process, Causeway or the bare pipe (its CPU is the relay CPU). */
   readonly relayed: boolean
 }
 
@@ -32,6 +33,7 @@ export const PATHS: Readonly<Record<PathName, PathInfo>> = {
   'cw-bosh': { name: 'cw-bosh', label: 'Causeway BOSH', kind: 'bosh', relayed: true },
   'prosody-ws': { name: 'prosody-ws', label: 'Prosody WS', kind: 'ws', relayed: false },
   'prosody-bosh': { name: 'prosody-bosh', label: 'Prosody BOSH', kind: 'bosh', relayed: false },
+  'tcp-pipe': { name: 'tcp-pipe', label: 'TCP via bare pipe', kind: 'tcp', relayed: true },
   tcp: { name: 'tcp', label: 'direct TCP', kind: 'tcp', relayed: false },
 }
 

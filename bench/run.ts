@@ -29,6 +29,8 @@ import { startProsody } from '../test/helpers/prosody.js'
 import type { RunningProsody } from '../test/helpers/prosody.js'
 import { builtEntry, metricValue, startCausewayProcess } from './causeway-process.js'
 import type { CausewayProcess } from './causeway-process.js'
+import { startPipeProcess } from './pipe-process.js'
+import type { PipeProcess } from './pipe-process.js'
 import type { BenchContext } from './context.js'
 import { runLoginRounds } from './login.js'
 import type { LoginRound } from './login.js'
@@ -101,7 +103,8 @@ async function main(): Promise<number> {
   const paths = options.paths
   const scenarios = new Set(options.scenarios)
   const traffic = scenarios.has('throughput') || scenarios.has('latency')
-  const relayedPaths = paths.filter((p) => PATHS[p].relayed)
+  // Causeway relays; the bare pipe (tcp-pipe) is a relay too, but not Causeway.
+  const relayedPaths = paths.filter((p) => p === 'cw-ws' || p === 'cw-bosh')
   const memoryCounts = scenarios.has('memory') && relayedPaths.length > 0 ? options.memory : []
 
   let entry: string | undefined
@@ -147,6 +150,7 @@ async function main(): Promise<number> {
   const failures: string[] = []
   const notes: string[] = []
   const relays: Relay[] = []
+  let pipe: PipeProcess | undefined
   const profileDir = options.profile ? (options.profileDir ?? mkdtempSync(join(os.tmpdir(), 'causeway-bench-profile-'))) : undefined
   if (profileDir) mkdirSync(profileDir, { recursive: true })
   let login: LoginRound[] = []
@@ -172,6 +176,11 @@ async function main(): Promise<number> {
         endpoints.set(path, { path, kind: PATHS[path].kind, url: path === 'cw-ws' ? cw.wsUrl : cw.boshUrl, relayPid: cw.pid })
         log(`${path}: Causeway pid ${cw.pid} (${cw.command})`)
       }
+    }
+    if (paths.includes('tcp-pipe') && (scenarios.has('login') || traffic)) {
+      pipe = await startPipeProcess(prosody.c2sPort, profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', 'tcp-pipe.cpuprofile'] : [])
+      endpoints.set('tcp-pipe', { path: 'tcp-pipe', kind: 'tcp', port: pipe.port, relayPid: pipe.pid })
+      log(`tcp-pipe: bare Node pipe pid ${pipe.pid} on 127.0.0.1:${pipe.port}`)
     }
     const ctx: BenchContext = { options, paths, endpoints, prosodyPid, users, log, failures }
 
@@ -217,6 +226,15 @@ async function main(): Promise<number> {
       }
     }
 
+    if (pipe) {
+      const status = await pipe.stop()
+      pipe = undefined
+      if (status.code !== 0) failures.push(`tcp-pipe: the pipe relay did not exit 0 on SIGTERM (code ${String(status.code)}, signal ${String(status.signal)})`)
+      if (profileDir && readdirSync(profileDir).includes('tcp-pipe.cpuprofile')) {
+        profiles.push(formatProfile(`${PATHS['tcp-pipe'].label} relay process (tcp-pipe)`, summariseProfile(join(profileDir, 'tcp-pipe.cpuprofile'))))
+      }
+    }
+
     if (memoryCounts.length > 0) {
       const restartProsody = async () => {
         await prosody.restart()
@@ -228,6 +246,7 @@ async function main(): Promise<number> {
     failures.push(`aborted: ${(error as Error).stack ?? (error as Error).message}`)
   } finally {
     for (const relay of relays) await relay.process.stop(5000)
+    await pipe?.stop()
     await prosody.stop()
   }
 
