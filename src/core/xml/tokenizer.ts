@@ -161,11 +161,15 @@ export class XmlElement {
     return out
   }
 
-  /** The namespace of the element's own name, from its declarations or, failing those, `inherited`'s (the stream root's). */
-  namespace(inherited?: XmlElement): string | undefined {
+  /**
+   * The namespace of the element's own name, from its declarations or,
+   * failing those, the declarations `inherited` from its parent (the stream
+   * root's attributes).
+   */
+  namespace(inherited?: Readonly<Record<string, string | undefined>>): string | undefined {
     const prefix = this.prefix
     const declaration = prefix === undefined ? 'xmlns' : `xmlns:${prefix}`
-    return this.attr(declaration) ?? inherited?.attr(declaration)
+    return this.attr(declaration) ?? inherited?.[declaration]
   }
 }
 
@@ -349,7 +353,7 @@ export class XmlTokenizer {
   #depth = 0
   #rootSeen = false
   /** The root's name, to match its end tag (stream, body modes: its start tag is gone by then). */
-  #rootName: Uint8Array | undefined
+  #rootName: string | undefined
   /** Open elements below the root: [absolute name start, name length] pairs. */
   #names: number[] = []
   /** Where the current byte budget started. */
@@ -1287,7 +1291,8 @@ export class XmlTokenizer {
         const end = this.#pos + 1
         const bytes = this.#sliceCopy(this.#tagStart, end)
         const root = new XmlElement(bytes, this.#nameString(), this.#nameEnd - this.#tagStart, this.#relativeSpans(this.#tagStart), this.#prefixed, this.#currentTagFlags())
-        this.#rootName = bytes.slice(1, this.#nameEnd - this.#tagStart)
+        // The name as a string (interned, shared by every stream), not a view that would pin the header's bytes.
+        this.#rootName = root.name
         this.#keep = Infinity
         // The stream header is its own unit; the first stanza starts afresh (a body is one unit).
         if (this.#mode === 'stream') this.#unitStart = end
@@ -1308,10 +1313,8 @@ export class XmlTokenizer {
     const work = this.#work
     const base = this.#workBase
     if (this.#depth === 1 && this.#mode !== 'message') {
-      const root = this.#rootName as Uint8Array
-      let same = root.length === length
-      for (let k = 0; same && k < length; k++) same = root[k] === work[this.#nameStart - base + k]
-      if (!same) {
+      // Once per document: a string comparison is fine here.
+      if (this.#nameString() !== this.#rootName) {
         this.#fail('not-well-formed', 'end tag does not match start tag')
         return
       }

@@ -83,9 +83,8 @@ export class ClientStream implements UpstreamPort {
   /** The tokenizer must start over once the current read is done (a restart, STARTTLS). */
   #resetOwed = false
   #request: UpstreamOpenRequest | undefined
+  /** The server's stream header (attributes only): its declarations give stanzas their namespaces. */
   #header: Element | undefined
-  /** The server's stream header as received: its declarations give stanzas their namespaces. */
-  #headerXml: XmlElement | undefined
   #encrypted = false
   #loopback = false
   #tlsRequired = false
@@ -321,7 +320,6 @@ export class ClientStream implements UpstreamPort {
       return
     }
     this.#header = header
-    this.#headerXml = headerXml
     this.#state = 'awaiting-features'
   }
 
@@ -338,7 +336,7 @@ export class ClientStream implements UpstreamPort {
       this.sink.upstreamStanza(element)
       return
     }
-    const ns = element.namespace(this.#headerXml)
+    const ns = element.namespace(this.#header?.attrs)
     if (local === 'error' && ns === NS.stream) {
       const error = toElement(element, this.#header)
       // RFC 6120 §4.9.1.1: the stream is over; end ours too.
@@ -452,7 +450,6 @@ export class ClientStream implements UpstreamPort {
     if (!request) return
     this.#restartReader()
     this.#header = undefined
-    this.#headerXml = undefined
     this.#streamOpen = false
     this.#state = 'awaiting-header'
     this.#link?.write(streamHeader(request))

@@ -157,7 +157,18 @@ function offeredProtocols(request: FastifyRequest): string[] {
 
 export async function registerWebSocketRoute(app: FastifyInstance, options: WebSocketRouteOptions): Promise<WebSocketTransport> {
   const sessions = new Set<WebSocketSession>()
-  const finished = new WeakMap<WebSocketSession, Promise<void>>()
+  /** Who waits for a session's end: filled only while shutting down (an idle session holds no promise). */
+  const waiting = new Map<WebSocketSession, { readonly ended: Promise<void>; readonly resolve: () => void }>()
+  const endOf = (session: WebSocketSession): Promise<void> => {
+    let waiter = waiting.get(session)
+    if (!waiter) {
+      let resolve!: () => void
+      const ended = new Promise<void>((r) => (resolve = r))
+      waiter = { ended, resolve }
+      waiting.set(session, waiter)
+    }
+    return waiter.ended
+  }
   const releases = new WeakMap<object, () => void>()
   const clients = new WeakMap<object, ClientInfo>()
   const { metrics } = options
@@ -229,11 +240,10 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
       releaseUpgradeRequest(socket, carrier)
       const release = releases.get(request.raw)
       if (release) socket.once('close', release)
-      let resolveDone!: () => void
-      const done = new Promise<void>((resolve) => (resolveDone = resolve))
       const tracked = observers.observe(log, { id, remote: client.address, origin: boundedOrigin(request.headers.origin) }, () => {
         sessions.delete(session)
-        resolveDone()
+        waiting.get(session)?.resolve()
+        waiting.delete(session)
       })
       const session: WebSocketSession = new WebSocketSession({
         peer: new WsPeer(socket, carrier, (error) => {
@@ -253,7 +263,6 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
         },
       })
       sessions.add(session)
-      finished.set(session, done)
       socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         if (isBinary) session.binaryMessage()
         else session.message(Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data)
@@ -273,23 +282,20 @@ export async function registerWebSocketRoute(app: FastifyInstance, options: WebS
     },
   })
 
+  /** Ends every session with `end` and resolves when all are gone. */
+  const endAll = (end: (session: WebSocketSession) => void): Promise<void> =>
+    Promise.all(
+      [...sessions].map((session) => {
+        // Waited for first: a session may end inside `end`.
+        const ended = endOf(session)
+        end(session)
+        return ended
+      }),
+    ).then(() => undefined)
+
   return {
     sessions,
-    async shutdown() {
-      await Promise.all(
-        [...sessions].map((session) => {
-          session.shutdown()
-          return finished.get(session)
-        }),
-      )
-    },
-    async handOff() {
-      await Promise.all(
-        [...sessions].map((session) => {
-          session.handOff()
-          return finished.get(session)
-        }),
-      )
-    },
+    shutdown: () => endAll((session) => session.shutdown()),
+    handOff: () => endAll((session) => session.handOff()),
   }
 }

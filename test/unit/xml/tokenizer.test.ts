@@ -229,12 +229,12 @@ t.test('namespace(inherited): own declaration first, then the inherited element 
     ]),
   )
   t.equal(root?.namespace(), 'http://etherx.jabber.org/streams', 'the root: its prefix, declared on itself')
-  t.equal(plain?.namespace(root), 'jabber:client', 'inherited default namespace')
+  t.equal(plain?.namespace(root?.attrs()), 'jabber:client', 'inherited default namespace')
   t.equal(plain?.namespace(), undefined, 'nothing of its own, nothing inherited')
-  t.equal(own?.namespace(root), 'jabber:server', 'its own declaration wins')
-  t.equal(prefixed?.namespace(root), 'http://etherx.jabber.org/streams', 'a prefix declared on the root')
-  t.equal(ownPrefix?.namespace(root), 'urn:p', 'a prefix declared on the element itself')
-  t.equal(unknown?.namespace(root), undefined, 'an undeclared prefix')
+  t.equal(own?.namespace(root?.attrs()), 'jabber:server', 'its own declaration wins')
+  t.equal(prefixed?.namespace(root?.attrs()), 'http://etherx.jabber.org/streams', 'a prefix declared on the root')
+  t.equal(ownPrefix?.namespace(root?.attrs()), 'urn:p', 'a prefix declared on the element itself')
+  t.equal(unknown?.namespace(root?.attrs()), undefined, 'an undeclared prefix')
   t.end()
 })
 
