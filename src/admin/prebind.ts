@@ -24,7 +24,6 @@ import { escapeAttribute, escapeText } from '../core/xml/serialize.js'
 import type { ScramMechanism } from './scram.js'
 import { ScramClient, ScramError, plainMessage } from './scram.js'
 
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session'
 
 /** Empty answers in a row (the server said nothing for a whole `wait`) before giving up. */
@@ -210,14 +209,14 @@ class PrebindSession {
   /** XEP-0206 §5 restart, then RFC 6120 §7 resource binding (and the legacy session, when required). */
   async bind(resource: string | undefined): Promise<string> {
     const features = await this.#await(await this.#post({ 'xmpp:restart': 'true', 'xml:lang': 'en', to: this.domain }), (c) => c.getName() === 'features')
-    if (!features.getChild('bind', NS_BIND)) fail('failed', 502, 'the server offered no resource binding')
+    if (!features.getChild('bind', NS.bind)) fail('failed', 502, 'the server offered no resource binding')
     const id = `prebind-${randomBytes(6).toString('hex')}`
     const resourceXml = resource === undefined ? '' : `<resource>${escapeText(resource)}</resource>`
     const result = await this.#await(
-      await this.#post({}, `<iq xmlns='${NS.client}' type='set' id='${id}'><bind xmlns='${NS_BIND}'>${resourceXml}</bind></iq>`),
+      await this.#post({}, `<iq xmlns='${NS.client}' type='set' id='${id}'><bind xmlns='${NS.bind}'>${resourceXml}</bind></iq>`),
       (c) => c.getName() === 'iq' && c.attrs.id === id,
     )
-    const jid = result.attrs.type === 'result' ? result.getChild('bind', NS_BIND)?.getChildText('jid')?.trim() : undefined
+    const jid = result.attrs.type === 'result' ? result.getChild('bind', NS.bind)?.getChildText('jid')?.trim() : undefined
     if (jid === undefined || jid === '') return fail('failed', 502, `resource binding failed (${result.getChildElements().find((c) => c.getName() === 'error')?.getChildElements()[0]?.getName() ?? 'no jid'})`)
     // RFC 3921 §3: some servers still require a session; RFC 6121 made it optional (<optional/>).
     const session = features.getChild('session', NS_SESSION)

@@ -62,6 +62,8 @@ export const NS = {
   sasl: 'urn:ietf:params:xml:ns:xmpp-sasl',
   /** XEP-0388 Extensible SASL Profile. */
   sasl2: 'urn:xmpp:sasl:2',
+  /** RFC 6120 §7 resource binding. */
+  bind: 'urn:ietf:params:xml:ns:xmpp-bind',
   httpbind: 'http://jabber.org/protocol/httpbind',
   xbosh: 'urn:xmpp:xbosh',
 } as const

@@ -10,7 +10,8 @@
  */
 import type { BoshCondition, StreamCondition } from './conditions.js'
 
-export type Transport = 'websocket' | 'bosh'
+export const TRANSPORTS = ['websocket', 'bosh'] as const
+export type Transport = (typeof TRANSPORTS)[number]
 
 /** RFC 6455 §7.4.1 close reasons used without a stream error (service-restart: 1012, IANA WebSocket close code registry). */
 export type WebSocketCloseCondition = 'unsupported-data' | 'service-restart'

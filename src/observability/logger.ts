@@ -23,52 +23,17 @@ export interface SessionLog {
   warn(message: string): void
 }
 
-/**
- * A session's logger, made into a pino child (≈ 0.7 kB) only when a line is
- * actually written: at the default level an idle session writes nothing
- * until it ends. Lines at a disabled level cost one level check.
- */
-class LazySessionLog implements SessionLog {
-  #child: Logger | undefined
-
-  constructor(
-    private readonly parent: Logger,
-    private readonly bindings: Readonly<Record<string, string>>,
-  ) {}
-
-  isLevelEnabled(level: Level): boolean {
-    return this.parent.isLevelEnabled(level)
-  }
-
-  #write(level: 'debug' | 'info' | 'warn', fieldsOrMessage: object | string, message?: string): void {
-    if (!this.parent.isLevelEnabled(level)) return
-    const child = (this.#child ??= this.parent.child(this.bindings))
-    if (typeof fieldsOrMessage === 'string') child[level](fieldsOrMessage)
-    else child[level](fieldsOrMessage, message)
-  }
-
-  debug(fieldsOrMessage: object | string, message?: string): void {
-    this.#write('debug', fieldsOrMessage, message)
-  }
-
-  info(fieldsOrMessage: object | string, message?: string): void {
-    this.#write('info', fieldsOrMessage, message)
-  }
-
-  warn(fieldsOrMessage: object | string, message?: string): void {
-    this.#write('warn', fieldsOrMessage, message)
-  }
-}
-
-type RequestLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+type LineLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 
 /**
- * fastify's per-request logger, as a factory for its `childLoggerFactory`
- * option: fastify makes one for every HTTP request (a BOSH poll, a held
- * request), though with request logging off nothing writes to it unless a
- * request fails. The pino child is made on the first line that is written.
+ * A pino child (≈ 0.7 kB) made only when a line is actually written. Two
+ * uses: a session's logger (an idle session writes nothing until it ends),
+ * and fastify's per-request logger (`childLoggerFactory`: fastify makes one
+ * for every HTTP request, a BOSH poll, a held request, though with request
+ * logging off nothing writes to it unless a request fails). A line at a
+ * disabled level costs one level check.
  */
-class LazyRequestLog {
+class LazyChildLog implements SessionLog {
   #child: Logger | undefined
 
   constructor(
@@ -76,10 +41,17 @@ class LazyRequestLog {
     private readonly bindings: Readonly<Record<string, unknown>>,
   ) {}
 
-  #log(level: RequestLevel, args: unknown[]): void {
+  #made(): Logger {
+    return (this.#child ??= this.parent.child(this.bindings))
+  }
+
+  #log(level: LineLevel, args: unknown[]): void {
     if (!this.parent.isLevelEnabled(level)) return
-    const child = (this.#child ??= this.parent.child(this.bindings))
-    ;(child[level] as (...a: unknown[]) => void)(...args)
+    ;(this.#made()[level] as (...a: unknown[]) => void)(...args)
+  }
+
+  isLevelEnabled(level: Level): boolean {
+    return this.parent.isLevelEnabled(level)
   }
 
   get level(): string {
@@ -87,7 +59,7 @@ class LazyRequestLog {
   }
 
   set level(level: string) {
-    ;(this.#child ??= this.parent.child(this.bindings)).level = level
+    this.#made().level = level
   }
 
   fatal(...args: unknown[]): void {
@@ -111,18 +83,18 @@ class LazyRequestLog {
   silent(): void {}
 
   child(bindings: Record<string, unknown>): Logger {
-    return (this.#child ??= this.parent.child(this.bindings)).child(bindings)
+    return this.#made().child(bindings)
   }
 }
 
 /** fastify's `childLoggerFactory`: a request's logger that costs nothing until it writes. */
 export function lazyRequestLogger(parent: Logger, bindings: Readonly<Record<string, unknown>>): FastifyBaseLogger {
-  return new LazyRequestLog(parent, bindings) as unknown as FastifyBaseLogger
+  return new LazyChildLog(parent, bindings) as unknown as FastifyBaseLogger
 }
 
 /** The logger of one session: `parent`'s lines with `bindings` (sid digest, transport, remote) added. */
 export function sessionLog(parent: Logger, bindings: Readonly<Record<string, string>>): SessionLog {
-  return new LazySessionLog(parent, bindings)
+  return new LazyChildLog(parent, bindings)
 }
 
 export function createLogger(level: Level | 'silent', destination?: DestinationStream): Logger {

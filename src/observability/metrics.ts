@@ -12,6 +12,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 import type { Direction } from '../core/session-observer.js'
 import type { Transport } from '../core/session-end.js'
+import { TRANSPORTS } from '../core/session-end.js'
 
 export type { Direction, Transport }
 
@@ -75,7 +76,7 @@ function tallyCounter(
     registers,
     collect() {
       this.reset()
-      for (const transport of ['websocket', 'bosh'] as const) {
+      for (const transport of TRANSPORTS) {
         const counts = pick(relayed[transport])
         this.inc({ transport, direction: 'to_upstream' }, counts.to_upstream)
         this.inc({ transport, direction: 'to_client' }, counts.to_client)

@@ -8,10 +8,11 @@
  */
 import type { Direction } from '../core/session-observer.js'
 import type { Transport } from '../core/session-end.js'
+import { TRANSPORTS } from '../core/session-end.js'
 
 export const SESSION_STATES = ['pre-auth', 'authenticated', 'draining'] as const
 export type SessionState = (typeof SESSION_STATES)[number]
-export const TRANSPORTS: readonly Transport[] = ['websocket', 'bosh']
+export { TRANSPORTS }
 
 /** What only the session core knows, asked for when someone looks. */
 export interface SessionControls {

@@ -6,13 +6,13 @@
  * Both go through daemon.ts, so a process never outlives the test, even one
  * that is killed.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { replaceExactly, startDaemon } from './daemon.js'
 import type { DaemonContext, RunningDaemon } from './daemon.js'
-import { startHaproxy } from './haproxy.js'
+import { renderShippedConfig, startHaproxy } from './haproxy.js'
 import type { RunningHaproxy } from './haproxy.js'
 import { startNginx } from './nginx.js'
 import type { RunningNginx } from './nginx.js'
@@ -125,40 +125,22 @@ export interface ShippedClusterOptions {
   readonly cert: CertFiles
 }
 
-/**
- * docs/deploy/haproxy-cluster.cfg with only what differs on a test machine
- * rewritten: the listen address, the certificate path (certificate and key in
- * one PEM file), each node's address, the stats socket path and the log
- * target (stderr, captured by the harness). When not root, the chroot and the
- * switch to the `haproxy` user are dropped, since only root can do either.
- */
+/** docs/deploy/haproxy-cluster.cfg, each node's server line pointed at its port on this machine. */
 export async function renderShippedCluster(ctx: DaemonContext, options: ShippedClusterOptions): Promise<string> {
   const file = 'docs/deploy/haproxy-cluster.cfg'
-  const pem = join(ctx.dir, 'proxy.pem')
-  await writeFile(pem, (await readFile(options.cert.certPath, 'utf8')) + (await readFile(options.cert.keyPath, 'utf8')), { mode: 0o600 })
-  let text = await readFile(SHIPPED_CLUSTER_CFG, 'utf8')
-  text = replaceExactly(
-    text,
-    'bind :443 ssl crt /etc/haproxy/certs/chat.example.org.pem',
-    `bind 127.0.0.1:${ctx.port} ssl crt ${pem}`,
-    file,
-  )
-  const servers = [...text.matchAll(/^ {4}server (\S+) (\S+)$/gm)]
-  const shipped = servers.map((m) => m[1]).sort()
-  const wanted = options.nodes.map((n) => n.label).sort()
-  if (shipped.join() !== wanted.join())
-    throw new Error(`${file}: server lines name ${shipped.join(', ')}, the test runs ${wanted.join(', ')}; update the harness together with the file`)
-  for (const node of options.nodes) {
-    const line = servers.find((m) => m[1] === node.label)?.[0] ?? ''
-    text = replaceExactly(text, line, `    server ${node.label} 127.0.0.1:${node.port}`, file)
-  }
-  text = replaceExactly(text, 'stats socket /run/haproxy/admin.sock ', `stats socket ${join(ctx.dir, 'admin.sock')} `, file)
-  text = replaceExactly(text, 'log /dev/log local0', 'log stderr format raw local0', file)
-  if (process.getuid?.() !== 0) {
-    for (const line of ['    chroot /var/lib/haproxy\n', '    user haproxy\n', '    group haproxy\n'])
-      text = replaceExactly(text, line, '', file)
-  }
-  return text
+  return renderShippedConfig(ctx, SHIPPED_CLUSTER_CFG, file, options.cert, (shippedText) => {
+    let text = shippedText
+    const servers = [...text.matchAll(/^ {4}server (\S+) (\S+)$/gm)]
+    const shipped = servers.map((m) => m[1]).sort()
+    const wanted = options.nodes.map((n) => n.label).sort()
+    if (shipped.join() !== wanted.join())
+      throw new Error(`${file}: server lines name ${shipped.join(', ')}, the test runs ${wanted.join(', ')}; update the harness together with the file`)
+    for (const node of options.nodes) {
+      const line = servers.find((m) => m[1] === node.label)?.[0] ?? ''
+      text = replaceExactly(text, line, `    server ${node.label} 127.0.0.1:${node.port}`, file)
+    }
+    return text
+  })
 }
 
 export interface RunningClusterProxy extends RunningHaproxy {

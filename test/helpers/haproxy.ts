@@ -49,24 +49,25 @@ export interface ShippedProxyOptions {
 }
 
 /**
- * docs/deploy/haproxy.cfg with only what differs on a test machine rewritten:
- * the listen address, the certificate path (HAProxy wants certificate and key
- * in one PEM file), Causeway's port, the stats socket path and the log target
- * (stderr, so the harness captures it). When not root, the chroot and the
+ * A shipped HAProxy config (`template`, named `file` in errors) with what
+ * differs on a test machine rewritten: the listen address, the certificate
+ * path (HAProxy wants certificate and key in one PEM file), the stats socket
+ * path and the log target (stderr, so the harness captures it); `servers`
+ * rewrites the backend's server lines. When not root, the chroot and the
  * switch to the `haproxy` user are dropped, since only root can do either.
  */
-export async function renderShippedHaproxy(ctx: DaemonContext, options: ShippedProxyOptions): Promise<string> {
-  const file = 'docs/deploy/haproxy.cfg'
+export async function renderShippedConfig(
+  ctx: DaemonContext,
+  template: string,
+  file: string,
+  cert: CertFiles,
+  servers: (text: string) => string,
+): Promise<string> {
   const pem = join(ctx.dir, 'proxy.pem')
-  await writeFile(pem, (await readFile(options.cert.certPath, 'utf8')) + (await readFile(options.cert.keyPath, 'utf8')), { mode: 0o600 })
-  let text = await readFile(SHIPPED_HAPROXY_CFG, 'utf8')
-  text = replaceExactly(
-    text,
-    'bind :443 ssl crt /etc/haproxy/certs/chat.example.org.pem',
-    `bind 127.0.0.1:${ctx.port} ssl crt ${pem}`,
-    file,
-  )
-  text = replaceExactly(text, 'server causeway1 127.0.0.1:5280 ', `server causeway1 127.0.0.1:${options.backendPort} `, file)
+  await writeFile(pem, (await readFile(cert.certPath, 'utf8')) + (await readFile(cert.keyPath, 'utf8')), { mode: 0o600 })
+  let text = await readFile(template, 'utf8')
+  text = replaceExactly(text, 'bind :443 ssl crt /etc/haproxy/certs/chat.example.org.pem', `bind 127.0.0.1:${ctx.port} ssl crt ${pem}`, file)
+  text = servers(text)
   text = replaceExactly(text, 'stats socket /run/haproxy/admin.sock ', `stats socket ${join(ctx.dir, 'admin.sock')} `, file)
   text = replaceExactly(text, 'log /dev/log local0', 'log stderr format raw local0', file)
   if (!isRoot()) {
@@ -74,6 +75,14 @@ export async function renderShippedHaproxy(ctx: DaemonContext, options: ShippedP
       text = replaceExactly(text, line, '', file)
   }
   return text
+}
+
+/** docs/deploy/haproxy.cfg, its one server pointed at Causeway's port. */
+export async function renderShippedHaproxy(ctx: DaemonContext, options: ShippedProxyOptions): Promise<string> {
+  const file = 'docs/deploy/haproxy.cfg'
+  return renderShippedConfig(ctx, SHIPPED_HAPROXY_CFG, file, options.cert, (text) =>
+    replaceExactly(text, 'server causeway1 127.0.0.1:5280 ', `server causeway1 127.0.0.1:${options.backendPort} `, file),
+  )
 }
 
 /** docs/deploy/haproxy.cfg in front of Causeway on `backendPort`, terminating TLS with `cert`. */

@@ -46,15 +46,12 @@ import type { StropheClient } from '../helpers/strophe-client.js'
 import { makeTlsFixtures } from '../helpers/tls.js'
 import { NodeXMLHttpRequest } from '../helpers/xhr-shim.js'
 import { rawClient } from '../helpers/ws-client.js'
+import { NS } from '../../src/core/conditions.js'
 
 const execFileAsync = promisify(execFile)
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/cluster-haproxy/', import.meta.url))
 const COMPOSE_CLUSTER_CFG = fileURLToPath(new URL('../../docker/haproxy/haproxy-cluster.cfg', import.meta.url))
 
-const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind'
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
-const NS_STREAMS = 'http://etherx.jabber.org/streams'
 const LABELS = ['node1', 'node2', 'node3'] as const
 /** Started with a drain period, for the health-check test. */
 const DRAINING = 'node3'
@@ -186,13 +183,13 @@ class BoshHttp2 implements Poster {
 function bodyOf(answer: Answer): Element {
   if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`)
   const body = parseXml(answer.text)
-  if (!body.is('body', NS_HTTPBIND)) throw new Error(`not a BOSH body: ${answer.text.slice(0, 200)}`)
+  if (!body.is('body', NS.httpbind)) throw new Error(`not a BOSH body: ${answer.text.slice(0, 200)}`)
   return body
 }
 
 /** How a request body is written around `payload`: the attribute order, quotes and whitespace under test. */
 type Wrapper = (rid: number, sid: string, payload: string) => string
-const plainWrapper: Wrapper = (rid, sid, payload) => `<body rid='${rid}' sid='${sid}' xmlns='${NS_HTTPBIND}'>${payload}</body>`
+const plainWrapper: Wrapper = (rid, sid, payload) => `<body rid='${rid}' sid='${sid}' xmlns='${NS.httpbind}'>${payload}</body>`
 
 /**
  * A raw XEP-0124/0206 session, one request at a time (hold=1): each request
@@ -221,7 +218,7 @@ class RawSession {
     const rid = randomInt(1, 2 ** 32) * 1024
     const attributes =
       `content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='${options.wait ?? 10}' ` +
-      `xml:lang='en' xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'`
+      `xml:lang='en' xmpp:version='1.0' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'`
     const answer = await http.post(options.payload ? `<body ${attributes}>${options.payload}</body>` : `<body ${attributes}/>`)
     const body = bodyOf(answer)
     const sid = body.attrs.sid
@@ -259,17 +256,17 @@ class RawSession {
 
   /** SASL PLAIN, XEP-0206 restart, resource binding: one request each. */
   async login(account: User, resource: string): Promise<void> {
-    await this.take((e) => e.is('features', NS_STREAMS), 'stream features')
-    await this.request(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${account.username}\0${account.password}`).toString('base64')}</auth>`)
-    const outcome = await this.take((e) => e.getNS() === NS_SASL, 'SASL outcome')
+    await this.take((e) => e.is('features', NS.stream), 'stream features')
+    await this.request(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${Buffer.from(`\0${account.username}\0${account.password}`).toString('base64')}</auth>`)
+    const outcome = await this.take((e) => e.getNS() === NS.sasl, 'SASL outcome')
     if (!outcome.is('success')) throw new Error(`SASL failed: ${outcome.toString()}`)
     await this.request('', {
-      wrapper: (rid, sid) => `<body rid='${rid}' sid='${sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
+      wrapper: (rid, sid) => `<body rid='${rid}' sid='${sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
     })
-    await this.take((e) => e.is('features', NS_STREAMS) && e.getChild('bind', NS_BIND) !== undefined, 'features with bind')
-    await this.request(`<iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${resource}</resource></bind></iq>`)
+    await this.take((e) => e.is('features', NS.stream) && e.getChild('bind', NS.bind) !== undefined, 'features with bind')
+    await this.request(`<iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='${NS.bind}'><resource>${resource}</resource></bind></iq>`)
     const bound = await this.take((e) => e.is('iq') && e.attrs.id === 'bind', 'bind result')
-    this.jid = bound.getChild('bind', NS_BIND)?.getChildText('jid') ?? ''
+    this.jid = bound.getChild('bind', NS.bind)?.getChildText('jid') ?? ''
     if (bound.attrs.type !== 'result' || this.jid === '') throw new Error(`bind failed: ${bound.toString()}`)
   }
 
@@ -279,7 +276,7 @@ class RawSession {
   }
 
   async terminate(): Promise<void> {
-    await this.http.post(`<body rid='${++this.#rid}' sid='${this.sid}' type='terminate' xmlns='${NS_HTTPBIND}'/>`).catch(() => {})
+    await this.http.post(`<body rid='${++this.#rid}' sid='${this.sid}' type='terminate' xmlns='${NS.httpbind}'/>`).catch(() => {})
   }
 }
 
@@ -579,21 +576,21 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
 
     await routedTo('node2', "single quotes: <body rid='…' sid='node2.…'>")
     await routedTo('node3', 'double quotes: <body rid="…" sid="node3.…">', {
-      wrapper: (rid, sid, payload) => `<body rid="${rid}" sid="${sid}" xmlns="${NS_HTTPBIND}">${payload}</body>`,
+      wrapper: (rid, sid, payload) => `<body rid="${rid}" sid="${sid}" xmlns="${NS.httpbind}">${payload}</body>`,
     })
     await routedTo('node1', 'an XML declaration first', {
-      wrapper: (rid, sid, payload) => `<?xml version='1.0' encoding='UTF-8'?>\n<body rid='${rid}' sid='${sid}' xmlns='${NS_HTTPBIND}'>${payload}</body>`,
+      wrapper: (rid, sid, payload) => `<?xml version='1.0' encoding='UTF-8'?>\n<body rid='${rid}' sid='${sid}' xmlns='${NS.httpbind}'>${payload}</body>`,
     })
     await routedTo('node2', 'newlines and tabs between attributes, spaces around =, sid last', {
       wrapper: (rid, sid, payload) =>
-        `<body\n    rid='${rid}'\n\txml:lang='en'\r\n    xmlns='${NS_HTTPBIND}'\n    xmlns:xmpp='urn:xmpp:xbosh'\n    sid = "${sid}"\n>${payload}</body>`,
+        `<body\n    rid='${rid}'\n\txml:lang='en'\r\n    xmlns='${NS.httpbind}'\n    xmlns:xmpp='urn:xmpp:xbosh'\n    sid = "${sid}"\n>${payload}</body>`,
     })
     await routedTo('node3', 'a byte-order mark before the XML declaration', {
-      wrapper: (rid, sid, payload) => `\uFEFF<?xml version="1.0"?><body sid='${sid}' rid='${rid}' xmlns='${NS_HTTPBIND}'>${payload}</body>`,
+      wrapper: (rid, sid, payload) => `\uFEFF<?xml version="1.0"?><body sid='${sid}' rid='${rid}' xmlns='${NS.httpbind}'>${payload}</body>`,
     })
     await routedTo('node1', 'sid=… inside the value of an attribute before the real sid', {
       wrapper: (rid, sid, payload) =>
-        `<body rid='${rid}' xmlns='${NS_HTTPBIND}' xmlns:ext='urn:example:ext' ext:note="moved from sid='node3.x' to" sid='${sid}'>${payload}</body>`,
+        `<body rid='${rid}' xmlns='${NS.httpbind}' xmlns:ext='urn:example:ext' ext:note="moved from sid='node3.x' to" sid='${sid}'>${payload}</body>`,
     })
     const others = (label: string) => LABELS.filter((l) => l !== label)
     await routedTo('node1', 'a Jingle payload with sids naming the other nodes', {
@@ -627,7 +624,7 @@ t.test('three Causeway processes behind the shipped HAProxy cluster config', asy
 
     // A label that names no server: leastconn picks a node, which answers item-not-found; HAProxy carries on.
     const before = await sample(nodes, UNKNOWN_SID)
-    const answer = await bosh.post(`<body rid='7' sid='node9.${randomBytes(18).toString('base64url')}' xmlns='${NS_HTTPBIND}'/>`)
+    const answer = await bosh.post(`<body rid='7' sid='node9.${randomBytes(18).toString('base64url')}' xmlns='${NS.httpbind}'/>`)
     const body = bodyOf(answer)
     t.equal(body.attrs.type, 'terminate', 'a sid for an unknown node ends in a terminate')
     t.equal(body.attrs.condition, 'item-not-found', 'with item-not-found, from whichever node got it')

@@ -41,12 +41,9 @@ import type { StropheClient } from '../helpers/strophe-client.js'
 import { makeTlsFixtures } from '../helpers/tls.js'
 import { eventually } from '../helpers/wait.js'
 import { NodeXMLHttpRequest } from '../helpers/xhr-shim.js'
+import { NS } from '../../src/core/conditions.js'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/cluster-nginx/', import.meta.url))
-const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind'
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
-const NS_STREAMS = 'http://etherx.jabber.org/streams'
 const NS_SM = 'urn:xmpp:sm:3'
 const LABELS = ['node1', 'node2', 'node3'] as const
 /** Killed with SIGKILL. */
@@ -138,7 +135,7 @@ class Poster {
 function bodyOf(answer: Answer): Element {
   if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`)
   const body = parseXml(answer.text)
-  if (!body.is('body', NS_HTTPBIND)) throw new Error(`not a BOSH body: ${answer.text.slice(0, 200)}`)
+  if (!body.is('body', NS.httpbind)) throw new Error(`not a BOSH body: ${answer.text.slice(0, 200)}`)
   return body
 }
 
@@ -162,7 +159,7 @@ class RawSession {
   static async create(http: Poster, wait = 10): Promise<RawSession> {
     const rid = randomInt(1, 2 ** 32) * 1024
     const body = bodyOf(
-      await http.post(`<body content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='${wait}' xml:lang='en' xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`),
+      await http.post(`<body content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='${wait}' xml:lang='en' xmpp:version='1.0' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'/>`),
     )
     const sid = body.attrs.sid
     if (typeof sid !== 'string') throw new Error(`no session created: ${body.toString()}`)
@@ -172,7 +169,7 @@ class RawSession {
   }
 
   wrap(payload: string, rid = ++this.rid): string {
-    return `<body rid='${rid}' sid='${this.sid}' xmlns='${NS_HTTPBIND}'>${payload}</body>`
+    return `<body rid='${rid}' sid='${this.sid}' xmlns='${NS.httpbind}'>${payload}</body>`
   }
 
   async request(payload = '', headers: Record<string, string> = {}, via: Poster = this.http): Promise<Element> {
@@ -192,15 +189,15 @@ class RawSession {
   }
 
   async login(account: { username: string; password: string }, resource: string): Promise<void> {
-    await this.take((e) => e.is('features', NS_STREAMS), 'stream features')
-    await this.request(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${account.username}\0${account.password}`).toString('base64')}</auth>`)
-    const outcome = await this.take((e) => e.getNS() === NS_SASL, 'SASL outcome')
+    await this.take((e) => e.is('features', NS.stream), 'stream features')
+    await this.request(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${Buffer.from(`\0${account.username}\0${account.password}`).toString('base64')}</auth>`)
+    const outcome = await this.take((e) => e.getNS() === NS.sasl, 'SASL outcome')
     if (!outcome.is('success')) throw new Error(`SASL failed: ${outcome.toString()}`)
-    bodyOf(await this.http.post(`<body rid='${++this.rid}' sid='${this.sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`)).getChildElements().forEach((e) => this.inbox.push(e))
-    await this.take((e) => e.is('features', NS_STREAMS) && e.getChild('bind', NS_BIND) !== undefined, 'features with bind')
-    await this.request(`<iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${resource}</resource></bind></iq>`)
+    bodyOf(await this.http.post(`<body rid='${++this.rid}' sid='${this.sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'/>`)).getChildElements().forEach((e) => this.inbox.push(e))
+    await this.take((e) => e.is('features', NS.stream) && e.getChild('bind', NS.bind) !== undefined, 'features with bind')
+    await this.request(`<iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='${NS.bind}'><resource>${resource}</resource></bind></iq>`)
     const bound = await this.take((e) => e.is('iq') && e.attrs.id === 'bind', 'bind result')
-    this.jid = bound.getChild('bind', NS_BIND)?.getChildText('jid') ?? ''
+    this.jid = bound.getChild('bind', NS.bind)?.getChildText('jid') ?? ''
   }
 
   /** A ping the server answers at once; returns when its result is in. */
@@ -210,7 +207,7 @@ class RawSession {
   }
 
   async terminate(): Promise<void> {
-    await this.http.post(`<body rid='${++this.rid}' sid='${this.sid}' type='terminate' xmlns='${NS_HTTPBIND}'/>`).catch(() => {})
+    await this.http.post(`<body rid='${++this.rid}' sid='${this.sid}' type='terminate' xmlns='${NS.httpbind}'/>`).catch(() => {})
   }
 }
 

@@ -33,6 +33,7 @@ import { makeTlsFixtures } from '../helpers/tls.js'
 import { Waiters } from '../helpers/wait.js'
 import { CLOSE, OPEN, rawClient } from '../helpers/ws-client.js'
 import type { RawClient } from '../helpers/ws-client.js'
+import { NS } from '../../src/core/conditions.js'
 
 const SHIPPED_UNIT = fileURLToPath(new URL('../../docs/deploy/causeway.service', import.meta.url))
 const ALICE = { username: 'alice', password: 'alice-secret-1' }
@@ -40,10 +41,6 @@ const BOB = { username: 'bob', password: 'bob-secret-2' }
 const CAROL = { username: 'carol', password: 'carol-secret-3' }
 type User = typeof ALICE
 
-const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind'
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
-const NS_STREAMS = 'http://etherx.jabber.org/streams'
 const FORGED = '203.0.113.9'
 /** What a client may write to pass itself off as someone else. */
 const FORGED_HEADERS = { 'X-Forwarded-For': FORGED, Forwarded: `for=${FORGED};proto=https`, 'X-Forwarded-Proto': 'https' }
@@ -189,7 +186,7 @@ class BoshStream implements XmppStream {
     const rid = this.#rid
     const answer = await this.#request(
       `<body content='text/xml; charset=utf-8' hold='1' rid='${rid}' to='localhost' ver='1.11' wait='30' ` +
-        `xml:lang='en' xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
+        `xml:lang='en' xmpp:version='1.0' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
     )
     const body = parseXml(answer.text)
     if (answer.status === 200 && body.attrs.type !== 'terminate' && typeof body.attrs.sid === 'string') {
@@ -222,7 +219,7 @@ class BoshStream implements XmppStream {
     this.#ended = true
     // XEP-0124 §11 allows one request beyond `requests` for a terminate.
     await this.#request(
-      `<body rid='${++this.#rid}' sid='${this.#sid}' type='terminate' xmlns='${NS_HTTPBIND}'><presence type='unavailable' xmlns='jabber:client'/></body>`,
+      `<body rid='${++this.#rid}' sid='${this.#sid}' type='terminate' xmlns='${NS.httpbind}'><presence type='unavailable' xmlns='jabber:client'/></body>`,
     ).catch(() => {})
     this.#shutdown()
   }
@@ -239,13 +236,13 @@ class BoshStream implements XmppStream {
     if (this.#restart && this.#queue.length === 0 && this.#inFlight < 2) {
       this.#restart = false
       this.#post(
-        `<body rid='${++this.#rid}' sid='${sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS_HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
+        `<body rid='${++this.#rid}' sid='${sid}' to='localhost' xml:lang='en' xmpp:restart='true' xmlns='${NS.httpbind}' xmlns:xmpp='urn:xmpp:xbosh'/>`,
       )
     }
     if (this.#queue.length > 0 && this.#inFlight < 2) {
-      this.#post(`<body rid='${++this.#rid}' sid='${sid}' xmlns='${NS_HTTPBIND}'>${this.#queue.splice(0).join('')}</body>`)
+      this.#post(`<body rid='${++this.#rid}' sid='${sid}' xmlns='${NS.httpbind}'>${this.#queue.splice(0).join('')}</body>`)
     }
-    if (this.#inFlight === 0) this.#post(`<body rid='${++this.#rid}' sid='${sid}' xmlns='${NS_HTTPBIND}'/>`)
+    if (this.#inFlight === 0) this.#post(`<body rid='${++this.#rid}' sid='${sid}' xmlns='${NS.httpbind}'/>`)
   }
 
   #post(body: string): void {
@@ -307,21 +304,21 @@ class BoshStream implements XmppStream {
 /** SASL PLAIN, stream restart, resource binding, initial presence; resolves with the bound JID. */
 async function login(stream: XmppStream, user: User, resource: string): Promise<string> {
   stream.open()
-  const features = await stream.inbox.take((e) => e.is('features', NS_STREAMS), 'stream features')
+  const features = await stream.inbox.take((e) => e.is('features', NS.stream), 'stream features')
   const mechanisms =
     features
-      .getChild('mechanisms', NS_SASL)
+      .getChild('mechanisms', NS.sasl)
       ?.getChildren('mechanism')
       .map((m) => m.getText()) ?? []
   if (!mechanisms.includes('PLAIN')) throw new Error(`no SASL PLAIN offered: ${features.toString()}`)
-  stream.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${user.username}\0${user.password}`).toString('base64')}</auth>`)
-  const outcome = await stream.inbox.take((e) => e.getNS() === NS_SASL, 'SASL outcome')
+  stream.send(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${Buffer.from(`\0${user.username}\0${user.password}`).toString('base64')}</auth>`)
+  const outcome = await stream.inbox.take((e) => e.getNS() === NS.sasl, 'SASL outcome')
   if (!outcome.is('success')) throw new Error(`SASL failed: ${outcome.toString()}`)
   stream.open()
-  await stream.inbox.take((e) => e.is('features', NS_STREAMS) && e.getChild('bind', NS_BIND) !== undefined, 'features with bind')
-  stream.send(`<iq type='set' id='bind1' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${resource}</resource></bind></iq>`)
+  await stream.inbox.take((e) => e.is('features', NS.stream) && e.getChild('bind', NS.bind) !== undefined, 'features with bind')
+  stream.send(`<iq type='set' id='bind1' xmlns='jabber:client'><bind xmlns='${NS.bind}'><resource>${resource}</resource></bind></iq>`)
   const bound = await stream.inbox.take((e) => e.is('iq') && e.attrs.id === 'bind1', 'bind result')
-  const jid = bound.getChild('bind', NS_BIND)?.getChildText('jid')
+  const jid = bound.getChild('bind', NS.bind)?.getChildText('jid')
   if (bound.attrs.type !== 'result' || !jid) throw new Error(`bind failed: ${bound.toString()}`)
   stream.send(`<presence xmlns='jabber:client'/>`)
   return jid

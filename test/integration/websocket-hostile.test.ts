@@ -124,6 +124,16 @@ t.test('hostile input over WebSocket', async (t) => {
     t.match(hixie, /sec-websocket-version: 13/i)
     const plain = await fetch(`${cw.httpUrl}/xmpp-websocket`)
     t.equal(plain.status, 426, 'a plain GET is told to upgrade')
+    const upgrade = (requestLine: string) =>
+      fetchRaw(cw.port, [requestLine, 'Host: 127.0.0.1', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol: xmpp', '', ''].join('\r\n'))
+    const elsewhere = await upgrade('GET /metrics HTTP/1.1')
+    t.match(elsewhere, /^HTTP\/1\.1 404 /, 'an upgrade to any other path → 404, never a WebSocket')
+    t.match(elsewhere, /connection: close/i, 'and the connection closes')
+    t.notMatch(elsewhere, /^HTTP\/1\.1 101/m)
+    const posted = await upgrade('POST /xmpp-websocket HTTP/1.1')
+    t.match(posted, /^HTTP\/1\.1 404 /, 'an upgrade with another method than GET → 404 (RFC 6455 §4.1: the handshake is a GET)')
+    const query = await upgrade('GET /xmpp-websocket?x=1 HTTP/1.1')
+    t.match(query, /^HTTP\/1\.1 101 /, 'a query string does not change the path')
   })
 
   t.test('<close/> is answered with <close/> and the upstream stream ends', async (t) => {

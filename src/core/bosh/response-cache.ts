@@ -19,7 +19,7 @@ export class ResponseCache {
    * order (§14.2). A plain array: it never holds more than 'requests'
    * entries (a handful), and an idle session keeps no hash table.
    */
-  #entries: CachedResponse[] = []
+  readonly #entries: CachedResponse[] = []
 
   constructor(capacity: number) {
     if (capacity < 1) throw new RangeError('response cache capacity must be at least 1')
@@ -31,9 +31,11 @@ export class ResponseCache {
   }
 
   put(rid: number, body: Uint8Array, sentAt: number): void {
-    const kept = this.#entries.filter((entry) => entry.rid !== rid)
-    kept.push({ rid, body, sentAt })
-    this.#entries = kept.length > this.#capacity ? kept.slice(kept.length - this.#capacity) : kept
+    const entries = this.#entries
+    const previous = entries.findIndex((entry) => entry.rid === rid)
+    if (previous >= 0) entries.splice(previous, 1)
+    entries.push({ rid, body, sentAt })
+    if (entries.length > this.#capacity) entries.splice(0, entries.length - this.#capacity)
   }
 
   get(rid: number): CachedResponse | undefined {
@@ -42,6 +44,9 @@ export class ResponseCache {
 
   /** §14.3: with acknowledgements, only responses "that have not yet been acknowledged" need keeping. */
   forgetThrough(rid: number): void {
-    this.#entries = this.#entries.filter((entry) => entry.rid > rid)
+    const entries = this.#entries
+    let kept = 0
+    for (const entry of entries) if (entry.rid > rid) entries[kept++] = entry
+    entries.length = kept
   }
 }

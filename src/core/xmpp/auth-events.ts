@@ -9,7 +9,6 @@
 import type { Element } from 'ltx'
 import { NS } from '../conditions.js'
 
-export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 
 /** RFC 6120 §6.5 SASL error conditions (XEP-0388 reuses them). */
 export const SASL_FAILURE_CONDITIONS = [
@@ -42,7 +41,7 @@ export function saslFailureCondition(element: Element): SaslFailureCondition | u
 /** A full JID from `<iq type='result'><bind><jid>…</jid></bind></iq>` (RFC 6120 §7.6.1), else undefined. */
 export function boundJid(element: Element): string | undefined {
   if (element.getName() !== 'iq' || element.attrs.type !== 'result') return undefined
-  const bind = element.getChild('bind', NS_BIND)
+  const bind = element.getChild('bind', NS.bind)
   const jid = bind?.getChildText('jid')
   return jid ? jid.trim() : undefined
 }
